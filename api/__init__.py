@@ -1,0 +1,106 @@
+"""The companion API: create_app() builds one app; many may live in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from api.auth import FirebaseTokenVerifier
+from api.clock import SystemClock
+from api.config import load_settings
+from api.db import Database
+from api.extensions.smorest import Api
+from api.logs import configure_logging
+from api.runtime import Runtime
+
+access_log = logging.getLogger("api.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Settings come from the environment; `config` overrides them (tests pass DATABASE_URL).
+
+    `config` may also carry objects: CLOCK (a Clock) and TOKEN_VERIFIER.
+    """
+    overrides = dict(config or {})
+    clock = overrides.pop("CLOCK", None) or SystemClock()
+    verifier = overrides.pop("TOKEN_VERIFIER", None)
+    settings = load_settings(overrides)
+    configure_logging(settings.log_level)
+    if settings.uses_auth_emulator:
+        # firebase-admin reads this only from the process environment.
+        os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = str(settings.firebase_auth_emulator_host)
+
+    app = Flask("api")
+    app.config.update(
+        API_TITLE="Continuing-care companion",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        COMPANION_ENV=settings.env,
+    )
+    app.extensions["companion"] = Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        clock=clock,
+        verifier=verifier or FirebaseTokenVerifier(settings.firebase_project_id),
+    )
+    _install_request_hooks(app)
+    _register_api(app)
+
+    from api import ratelimit
+    from api.cli import register_cli
+
+    ratelimit.install(app, settings)
+    register_cli(app)
+    return app
+
+
+def _register_api(app: Flask) -> None:
+    from api.audit.routes import blp as audit_blp
+    from api.graduates.routes import blp as graduates_blp
+    from api.health import blp as health_blp
+    from api.programs.routes import blp as programs_blp
+    from api.users.routes import blp as me_blp
+
+    api = Api(app)
+    for blueprint in (health_blp, me_blp, programs_blp, graduates_blp, audit_blp):
+        api.register_blueprint(blueprint)
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.path.startswith("/api/v1"):
+            response.headers["Cache-Control"] = "no-store"
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 1),
+            },
+        )
+        return response
+
+    @app.teardown_appcontext
+    def _release(_exc: BaseException | None) -> None:
+        app.extensions["companion"].db.session.remove()

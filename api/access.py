@@ -1,0 +1,141 @@
+"""Who may see which record. Every route reaches its records through this module.
+
+Deny by default. A caller with no tie to the record gets 404 (they may not learn it
+exists); a caller who knows it but may not do this gets 403. Staff and therapist
+access to a graduate's record is audited, allowed or denied.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.audit import service as audit
+from api.auth import Actor
+from api.errors import Forbidden, NotFound
+from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.programs.models import Membership, Program, Role
+
+
+class Need(enum.Enum):
+    PROFILE = "profile"  # who the graduate is, their care team and plan: the care team sees it
+    CLINICAL = "clinical"  # check-ins, trends, flags: a therapist needs consent
+    SUBSTANCE_USE = "substance_use"  # 42 CFR Part 2: a therapist needs the consent naming it
+    MANAGE = "manage"  # enrolment and care-team changes: program staff only
+    OWN = "own"  # the graduate's own decisions (consents): the graduate only
+
+
+class Relation(enum.Enum):
+    SELF = "self"
+    STAFF = "staff"
+    THERAPIST = "therapist"
+
+
+@dataclass(frozen=True)
+class GraduateAccess:
+    graduate: Graduate
+    relation: Relation
+    sees_clinical: bool
+    sees_substance_use: bool
+
+
+GRADUATE_NOT_FOUND = "No graduate with that id."
+
+
+def graduate(
+    *,
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    need: Need,
+    action: str,
+    now: datetime,
+) -> GraduateAccess:
+    """The graduate's record if `actor` may do `action` needing `need` on it."""
+    record = session.get(Graduate, graduate_id)
+    if record is None:
+        raise NotFound(GRADUATE_NOT_FOUND)
+
+    if actor.graduate_id == record.id:
+        if need is Need.MANAGE:
+            raise Forbidden("Your program's staff make this change.")
+        return GraduateAccess(record, Relation.SELF, True, True)
+
+    if actor.has_role(record.program_id, Role.STAFF):
+        if need is Need.OWN:
+            raise _denied(record, action, "Only the graduate can make this choice.")
+        _audit(session, actor, record, action, now)
+        return GraduateAccess(record, Relation.STAFF, True, True)
+
+    if actor.has_role(record.program_id, Role.THERAPIST) and on_care_team(
+        session, user_id=actor.user_id, graduate_id=record.id
+    ):
+        consent = session.scalar(
+            select(Consent).where(
+                Consent.graduate_id == record.id, Consent.therapist_user_id == actor.user_id
+            )
+        )
+        clinical = bool(consent and consent.share_check_ins)
+        substance_use = bool(consent and consent.share_substance_use)
+        if need in (Need.MANAGE, Need.OWN):
+            raise _denied(record, action, "This is not something a therapist can change.")
+        if need is Need.CLINICAL and not clinical:
+            raise _denied(record, action, "The graduate has not shared their check-ins with you.")
+        if need is Need.SUBSTANCE_USE and not substance_use:
+            raise _denied(
+                record, action, "The graduate has not consented to share substance-use records."
+            )
+        _audit(session, actor, record, action, now)
+        return GraduateAccess(record, Relation.THERAPIST, clinical, substance_use)
+
+    if actor.has_role(record.program_id, Role.COORDINATOR):
+        raise _denied(record, action, "Group coordinators do not see graduates' records.")
+    raise NotFound(GRADUATE_NOT_FOUND)
+
+
+def program(*, session: Session, actor: Actor, program_id: uuid.UUID, role: Role) -> Program:
+    """The program if `actor` holds `role` in it; 403 for its other members, else 404."""
+    record = session.get(Program, program_id)
+    if record is None or not any(pid == program_id for pid, _ in actor.memberships):
+        raise NotFound("No program with that id.")
+    if not actor.has_role(program_id, role):
+        raise Forbidden(f"Only the program's {role.value} members can do this.")
+    return record
+
+
+def on_care_team(session: Session, *, user_id: uuid.UUID, graduate_id: uuid.UUID) -> bool:
+    """Whether the user is on the graduate's care team as a therapist."""
+    return (
+        session.scalar(
+            select(CareTeamMember.id)
+            .join(Membership, Membership.id == CareTeamMember.membership_id)
+            .where(
+                CareTeamMember.graduate_id == graduate_id,
+                Membership.user_id == user_id,
+                Membership.role == Role.THERAPIST,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _denied(record: Graduate, action: str, message: str) -> Forbidden:
+    return Forbidden(message, graduate_id=record.id, action=action)
+
+
+def _audit(session: Session, actor: Actor, record: Graduate, action: str, now: datetime) -> None:
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        graduate_id=record.id,
+        program_id=record.program_id,
+        outcome="allowed",
+        now=now,
+    )

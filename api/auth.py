@@ -1,0 +1,181 @@
+"""Firebase ID token -> Actor: who is calling, with which roles, checked with our own clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import firebase_admin
+from firebase_admin import auth as firebase_auth
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.errors import Forbidden, Unauthorized
+from api.graduates.models import Graduate
+from api.programs.models import Membership, Role
+from api.users.models import User
+
+# firebase-admin's maximum; emulator tokens get no exp check from it at all.
+CLOCK_SKEW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in caller as the access rules see them."""
+
+    user_id: uuid.UUID
+    email: str
+    memberships: tuple[tuple[uuid.UUID, Role], ...]
+    graduate_id: uuid.UUID | None
+    request_id: str | None = None
+    route: str | None = None
+
+    @property
+    def roles(self) -> set[str]:
+        roles = {role.value for _, role in self.memberships}
+        if self.graduate_id is not None:
+            roles.add("graduate")
+        return roles
+
+    def has_role(self, program_id: uuid.UUID, role: Role) -> bool:
+        return (program_id, role) in self.memberships
+
+    def programs_with(self, role: Role) -> set[uuid.UUID]:
+        return {program_id for program_id, r in self.memberships if r == role}
+
+    def enrolled_as(self, graduate_id: uuid.UUID) -> Actor:
+        return replace(self, graduate_id=graduate_id)
+
+    @property
+    def primary_role(self) -> str:
+        """The role written into audit events: the most privileged one held."""
+        for role in ("staff", "therapist", "coordinator", "graduate"):
+            if role in self.roles:
+                return role
+        return "user"
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> dict[str, Any]: ...
+
+
+class FirebaseTokenVerifier:
+    """Signature, audience and issuer checks by firebase-admin (cached Google certs).
+
+    With FIREBASE_AUTH_EMULATOR_HOST in the process environment firebase-admin accepts
+    unsigned tokens; config refuses that outside development and test.
+    """
+
+    def __init__(self, project_id: str) -> None:
+        self.project_id = project_id
+        name = f"companion-{project_id}"
+        try:
+            self._app = firebase_admin.get_app(name)
+        except ValueError:
+            self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=name)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        try:
+            return firebase_auth.verify_id_token(
+                token, app=self._app, clock_skew_seconds=CLOCK_SKEW_SECONDS
+            )
+        except (
+            ValueError,
+            firebase_auth.InvalidIdTokenError,
+            firebase_auth.CertificateFetchError,
+        ) as exc:
+            raise Unauthorized("the sign-in token is not valid") from exc
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthorized("sign in first: send Authorization: Bearer <Firebase ID token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be: Bearer <Firebase ID token>")
+    return token.strip()
+
+
+def check_claims(claims: dict[str, Any], *, project_id: str, now: datetime) -> None:
+    """The checks we never leave to firebase-admin: time, audience, verified email."""
+    if (
+        claims.get("aud") != project_id
+        or claims.get("iss") != f"https://securetoken.google.com/{project_id}"
+    ):
+        raise Unauthorized("the sign-in token is for another Firebase project")
+    if not claims.get("sub"):
+        raise Unauthorized("the sign-in token has no subject")
+    stamp = now.timestamp()
+    try:
+        exp, iat = float(claims["exp"]), float(claims["iat"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unauthorized("the sign-in token has no valid exp or iat") from exc
+    if stamp > exp + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("the sign-in token has expired; sign in again")
+    if iat > stamp + CLOCK_SKEW_SECONDS:
+        raise Unauthorized("the sign-in token was issued in the future")
+    if not claims.get("email"):
+        raise Forbidden("the account has no email address")
+    if claims.get("email_verified") is not True:
+        raise Forbidden("verify your email address before using the app")
+
+
+def signed_in_at(claims: dict[str, Any]) -> datetime:
+    """When the person last really signed in (refreshes keep auth_time, move iat)."""
+    when = claims.get("auth_time", claims["iat"])
+    return datetime.fromtimestamp(float(when), UTC)
+
+
+def authenticate(
+    *,
+    session: Session,
+    verifier: TokenVerifier,
+    project_id: str,
+    header: str | None,
+    now: datetime,
+    request_id: str | None = None,
+    route: str | None = None,
+) -> Actor:
+    claims = verifier.verify(bearer_token(header))
+    check_claims(claims, project_id=project_id, now=now)
+    user = _user_for(session=session, uid=str(claims["sub"]), email=str(claims["email"]), now=now)
+    if user.tokens_valid_after is not None and signed_in_at(claims) < user.tokens_valid_after:
+        raise Unauthorized("this sign-in was revoked; sign in again")
+    memberships = session.execute(
+        select(Membership.program_id, Membership.role).where(Membership.user_id == user.id)
+    ).all()
+    graduate_id = session.scalar(select(Graduate.id).where(Graduate.user_id == user.id))
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        memberships=tuple((program_id, role) for program_id, role in memberships),
+        graduate_id=graduate_id,
+        request_id=request_id,
+        route=route,
+    )
+
+
+def _user_for(*, session: Session, uid: str, email: str, now: datetime) -> User:
+    """Find or create the user; a new or changed verified email claims its invitations."""
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.firebase_uid == uid))
+    if user is None:
+        # The same verified email under a new Firebase account (account recreated).
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(firebase_uid=uid, email=email, created_at=now)
+            session.add(user)
+        else:
+            user.firebase_uid = uid
+    elif user.email == email:
+        return user
+    user.email = email
+    session.flush()
+    session.execute(
+        update(Membership)
+        .where(Membership.email == email, Membership.user_id.is_(None))
+        .values(user_id=user.id)
+    )
+    return user

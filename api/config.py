@@ -1,0 +1,84 @@
+"""Settings from the environment only, one class per mode, chosen by COMPANION_ENV.
+
+There is no implicit mode: without COMPANION_ENV the app runs as production and
+refuses to start unless production settings are complete. That keeps the Firebase
+emulator convention (an authentication bypass) out of any real deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODES = ("development", "test", "production")
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Raised when the app must not start with these settings."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    firebase_project_id: str
+    firebase_auth_emulator_host: str | None
+    redis_url: str | None
+    ratelimit_prefix: str
+    enrollment_redeem_limit: str
+    max_body_bytes: int
+    log_level: str
+
+    @property
+    def uses_auth_emulator(self) -> bool:
+        return bool(self.firebase_auth_emulator_host)
+
+
+def _default_database_url(env: str) -> str | None:
+    if env == "development":
+        return f"sqlite:///{PROJECT_DIR / 'instance' / 'companion.db'}"
+    if env == "test":
+        return "sqlite://"
+    return None
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Merge the environment with explicit overrides and refuse unsafe combinations."""
+    source: dict[str, Any] = {**os.environ, **(overrides or {})}
+    env = source.get("COMPANION_ENV") or "production"
+    if env not in MODES:
+        raise ConfigError(f"COMPANION_ENV must be one of {', '.join(MODES)}, not {env!r}")
+
+    emulator = source.get("FIREBASE_AUTH_EMULATOR_HOST") or None
+    process_emulator = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    if env == "production":
+        missing = [k for k in ("DATABASE_URL", "FIREBASE_PROJECT_ID") if not source.get(k)]
+        if missing:
+            raise ConfigError(f"production needs {' and '.join(missing)} set explicitly")
+        if emulator or process_emulator:
+            raise ConfigError(
+                "FIREBASE_AUTH_EMULATOR_HOST is set: it makes firebase-admin accept unsigned "
+                "tokens, so production refuses to start with it"
+            )
+    elif emulator is None:
+        # Development and tests verify tokens offline by the emulator convention.
+        emulator = "127.0.0.1:9099"
+
+    database_url = source.get("DATABASE_URL") or _default_database_url(env)
+    return Settings(
+        env=env,
+        database_url=str(database_url),
+        firebase_project_id=str(source.get("FIREBASE_PROJECT_ID") or "demo-companion"),
+        firebase_auth_emulator_host=emulator,
+        redis_url=source.get("REDIS_URL") or None,
+        ratelimit_prefix=str(source.get("RATELIMIT_PREFIX") or "companion"),
+        enrollment_redeem_limit=str(
+            source.get("ENROLLMENT_REDEEM_LIMIT") or "10 per hour;30 per day"
+        ),
+        max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
+        log_level=str(source.get("LOG_LEVEL") or "INFO"),
+    )

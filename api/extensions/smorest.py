@@ -1,0 +1,188 @@
+"""The only file that subclasses flask_smorest: error shape, bearer auth, transactions, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from http import HTTPStatus
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import g, request
+from flask_smorest.pagination import Page
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from api.audit import service as audit
+from api.auth import authenticate
+from api.errors import Conflict, DomainError, Forbidden
+from api.runtime import runtime
+
+BEARER = {"bearerAuth": []}
+BODY_LOCATIONS = {"json", "form", "files"}
+
+
+class Schema(ma.Schema):
+    """Every schema refuses unknown fields (no mass assignment)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false only: "yes", 1 and "0" are mistakes worth a 422 in a clinical record."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def _field_errors(errors: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests errors under their location; clients want them keyed by field."""
+    fields: dict[str, Any] = {}
+    for location, found in errors.items():
+        if isinstance(found, dict):
+            fields.update(found)
+        else:
+            fields["_body" if location in BODY_LOCATIONS else location] = found
+    return fields
+
+
+def _summary(fields: dict[str, Any]) -> str:
+    parts = []
+    for name, messages in fields.items():
+        text = messages if isinstance(messages, str) else "; ".join(map(str, _flatten(messages)))
+        parts.append(text if name == "_body" else f"{name}: {text}")
+    return "Invalid input. " + " ".join(parts) if parts else "Invalid input."
+
+
+def _flatten(messages: Any) -> list[Any]:
+    if isinstance(messages, dict):
+        return [m for value in messages.values() for m in _flatten(value)]
+    if isinstance(messages, list):
+        return [m for value in messages for m in _flatten(value)]
+    return [messages]
+
+
+def error_body(code: int, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+class Api(flask_smorest.Api):
+    def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self.spec.components.security_scheme(
+            "bearerAuth",
+            {"type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token"},
+        )
+        app.register_error_handler(DomainError, self.handle_domain_error)
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict]:
+        payload, code, headers = super().handle_http_exception(error)
+        if code >= 500:
+            # Flask has already logged the traceback, tagged with this request id.
+            payload["message"] = (
+                f"Something went wrong on our side. Quote request id {g.get('request_id')}."
+            )
+            return payload, code, headers
+        fields = _field_errors(payload.pop("errors", None) or {})
+        if fields:
+            payload["errors"] = fields
+        payload.setdefault("message", _summary(fields) if fields else error.description)
+        return payload, code, headers
+
+    def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
+        rt = runtime()
+        rt.db.session.rollback()
+        if isinstance(error, Forbidden) and error.graduate_id and g.get("actor"):
+            # The denial itself is part of the audit trail, so it outlives the rollback.
+            audit.record(
+                session=rt.db.session,
+                actor=g.actor,
+                action=error.action or "graduate.access",
+                graduate_id=error.graduate_id,
+                outcome="denied",
+                now=rt.clock.now(),
+            )
+            rt.db.session.commit()
+        return error_body(error.status, error.message, error.errors), error.status
+
+
+class Blueprint(flask_smorest.Blueprint):
+    def requires(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Sign-in required (any role if none named); one transaction per request.
+
+        A caller holding none of `roles` gets 403: the route is not for them at all.
+        Which records they may touch is decided below, in `api.access`.
+        """
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                rt = runtime()
+                session = rt.db.session
+                g.actor = authenticate(
+                    session=session,
+                    verifier=rt.verifier,
+                    project_id=rt.settings.firebase_project_id,
+                    header=request.headers.get("Authorization"),
+                    now=rt.clock.now(),
+                    request_id=g.get("request_id"),
+                    route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+                )
+                if roles and not g.actor.roles & set(roles):
+                    raise Forbidden(f"this is for {' or '.join(roles)} accounts only")
+                try:
+                    result = view(*args, **kwargs)
+                    session.commit()
+                except IntegrityError as exc:
+                    session.rollback()
+                    raise Conflict(_conflict_message(exc)) from None
+                except BaseException:
+                    session.rollback()
+                    raise
+                return result
+
+            documented = self.doc(security=[BEARER])(wrapper)
+            for status, name in ((401, "UNAUTHORIZED"), (403, "FORBIDDEN")):
+                documented = self.alt_response(status, response=name)(documented)
+            return documented
+
+        return decorator
+
+    def public(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Documents a route that needs no sign-in."""
+        return self.doc(security=[])(view)
+
+
+def _conflict_message(exc: IntegrityError) -> str:
+    constraint = getattr(getattr(getattr(exc, "orig", None), "diag", None), "constraint_name", None)
+    suffix = f" ({constraint})" if constraint else ""
+    return f"This conflicts with an existing record{suffix}."
+
+
+class SelectPage(Page):
+    """Pages a SQLAlchemy select() in the database: one COUNT, one LIMIT/OFFSET."""
+
+    @property
+    def items(self) -> list[Any]:
+        statement: Select = self.collection
+        return list(
+            runtime()
+            .db.session.scalars(
+                statement.offset(self.page_params.first_item).limit(self.page_params.page_size)
+            )
+            .unique()
+        )
+
+    @property
+    def item_count(self) -> int:
+        statement: Select = self.collection
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        return int(runtime().db.session.scalar(counted) or 0)

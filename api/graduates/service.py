@@ -1,0 +1,228 @@
+"""Graduate records and their care teams."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from api import access
+from api.audit import service as audit
+from api.auth import Actor
+from api.errors import Conflict, Invalid, NotFound
+from api.graduates import consents, enrollment
+from api.graduates.models import CareTeamMember, Graduate
+from api.programs.models import Membership, Role
+from api.programs.service import ensure_member
+
+GRADUATION_WINDOW_BACK = timedelta(days=5 * 366)
+GRADUATION_WINDOW_AHEAD = timedelta(days=366)
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def local_today(timezone: str, now: datetime) -> date:
+    return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def check_timezone(name: str) -> str:
+    if name not in known_timezones():
+        raise Invalid(
+            "Unknown time zone.",
+            errors={"timezone": [f"{name!r} is not an IANA time zone name, e.g. America/Chicago"]},
+        )
+    return name
+
+
+def check_graduation_date(graduation_date: date, *, timezone: str, now: datetime) -> date:
+    today = local_today(timezone, now)
+    if not today - GRADUATION_WINDOW_BACK <= graduation_date <= today + GRADUATION_WINDOW_AHEAD:
+        raise Invalid(
+            "Graduation date out of range.",
+            errors={"graduation_date": ["must be within 5 years back and 1 year ahead of today"]},
+        )
+    return graduation_date
+
+
+@dataclass(frozen=True)
+class Registered:
+    graduate: Graduate
+    enrollment_code: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.graduate.id
+
+
+def register(
+    *,
+    session: Session,
+    actor: Actor,
+    program_id: uuid.UUID,
+    display_name: str,
+    graduation_date: date,
+    timezone: str,
+    substance_use: bool,
+    baseline: dict[str, int],
+    therapist_email: str | None,
+    now: datetime,
+) -> Registered:
+    """Program staff enrol a graduate; the returned code links their phone to the record."""
+    access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
+    check_timezone(timezone)
+    check_graduation_date(graduation_date, timezone=timezone, now=now)
+    graduate = Graduate(
+        program_id=program_id,
+        display_name=display_name.strip(),
+        graduation_date=graduation_date,
+        timezone=timezone,
+        substance_use=substance_use,
+        baseline_phq9=baseline["phq9"],
+        baseline_gad7=baseline["gad7"],
+        created_at=now,
+    )
+    session.add(graduate)
+    session.flush()
+    if therapist_email:
+        _add_therapist(session=session, graduate=graduate, email=therapist_email, now=now)
+    code = enrollment.issue(session=session, graduate_id=graduate.id, now=now)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="graduate.create",
+        graduate_id=graduate.id,
+        program_id=program_id,
+        outcome="allowed",
+        now=now,
+    )
+    return Registered(graduate=graduate, enrollment_code=code)
+
+
+def read(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """The record, with the clinical parts blanked for a caller who may not see them."""
+    found = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.PROFILE,
+        action="graduate.read",
+        now=now,
+    )
+    graduate = found.graduate
+    return {
+        "id": graduate.id,
+        "program_id": graduate.program_id,
+        "display_name": graduate.display_name,
+        "graduation_date": graduate.graduation_date,
+        "timezone": graduate.timezone,
+        "enrolled": graduate.user_id is not None,
+        "substance_use": graduate.substance_use if found.sees_substance_use else None,
+        "baseline": (
+            {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
+            if found.sees_clinical
+            else None
+        ),
+    }
+
+
+def for_program(
+    *, session: Session, actor: Actor, program_id: uuid.UUID
+) -> Select[tuple[Graduate]]:
+    """Staff see the program's graduates; a therapist sees their own caseload."""
+    if actor.has_role(program_id, Role.STAFF):
+        access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
+        statement = select(Graduate).where(Graduate.program_id == program_id)
+    else:
+        access.program(session=session, actor=actor, program_id=program_id, role=Role.THERAPIST)
+        statement = (
+            select(Graduate)
+            .join(CareTeamMember, CareTeamMember.graduate_id == Graduate.id)
+            .join(Membership, Membership.id == CareTeamMember.membership_id)
+            .where(
+                Graduate.program_id == program_id,
+                Membership.user_id == actor.user_id,
+                Membership.role == Role.THERAPIST,
+            )
+        )
+    return statement.order_by(Graduate.display_name, Graduate.id)
+
+
+def care_team(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
+) -> list[CareTeamMember]:
+    found = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.PROFILE,
+        action="care_team.read",
+        now=now,
+    )
+    return list(found.graduate.care_team)
+
+
+def add_to_care_team(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, email: str, now: datetime
+) -> CareTeamMember:
+    found = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.MANAGE,
+        action="care_team.add",
+        now=now,
+    )
+    return _add_therapist(session=session, graduate=found.graduate, email=email, now=now)
+
+
+def remove_from_care_team(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, member_id: uuid.UUID, now: datetime
+) -> None:
+    access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.MANAGE,
+        action="care_team.remove",
+        now=now,
+    )
+    member = session.get(CareTeamMember, member_id)
+    if member is None or member.graduate_id != graduate_id:
+        raise NotFound("No care-team member with that id.")
+    if member.membership.user_id is not None:
+        consents.withdraw_for_therapist(
+            session=session, graduate_id=graduate_id, therapist_user_id=member.membership.user_id
+        )
+    session.delete(member)
+
+
+def _add_therapist(
+    *, session: Session, graduate: Graduate, email: str, now: datetime
+) -> CareTeamMember:
+    """Invites the email as a program therapist if needed, then puts them on the team."""
+    membership = ensure_member(
+        session=session, program_id=graduate.program_id, email=email, role=Role.THERAPIST, now=now
+    )
+    exists = session.scalar(
+        select(CareTeamMember.id).where(
+            CareTeamMember.graduate_id == graduate.id,
+            CareTeamMember.membership_id == membership.id,
+        )
+    )
+    if exists is not None:
+        raise Conflict(f"{membership.email} is already on this care team.")
+    member = CareTeamMember(graduate_id=graduate.id, membership=membership, created_at=now)
+    session.add(member)
+    session.flush()
+    return member

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.db import Base, UUIDPrimaryKey
+from api.users.models import User
+
+
+class Role(enum.StrEnum):
+    STAFF = "staff"
+    THERAPIST = "therapist"
+    COORDINATOR = "coordinator"
+
+
+class Program(UUIDPrimaryKey, Base):
+    """A treating IOP program; every record hangs off exactly one."""
+
+    __tablename__ = "programs"
+
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Membership(UUIDPrimaryKey, Base):
+    """A role in a program, granted by email and claimed at first verified sign-in."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("program_id", "email", "role"),)
+
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            name="member_role",
+            native_enum=False,
+            length=20,
+            values_callable=lambda roles: [r.value for r in roles],
+        )
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+
+    user: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UUIDPrimaryKey
+
+
+class User(UUIDPrimaryKey, Base):
+    """A person known by their Firebase uid and verified email."""
+
+    __tablename__ = "users"
+
+    firebase_uid: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    created_at: Mapped[datetime]
+    # Tokens issued before this instant are refused (sign out everywhere).
+    tokens_valid_after: Mapped[datetime | None]

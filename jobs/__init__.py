@@ -1,0 +1,1 @@
+"""Scheduled work. Runs in its own process (`python -m jobs`), never inside web workers."""

@@ -1,0 +1,63 @@
+"""Every scheduled job by id: the service function it calls and when it runs (UTC)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from api.graduates import enrollment
+
+log = logging.getLogger("jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    run: Callable[..., int]  # (*, session, now) -> how many records it touched
+    trigger: Any
+
+
+JOBS: dict[str, Job] = {
+    "enrollment-codes.purge-expired": Job(
+        enrollment.purge_expired, CronTrigger(hour=3, minute=17, timezone="UTC")
+    ),
+}
+
+
+def run_job(app: Flask, job_id: str, now: datetime | None = None) -> int:
+    """One job in its own transaction; logs the count, never content."""
+    runtime = app.extensions["companion"]
+    session: Session = runtime.db.session
+    try:
+        count = JOBS[job_id].run(session=session, now=now or runtime.clock.now())
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("job failed", extra={"job": job_id})
+        raise
+    finally:
+        runtime.db.session.remove()
+    log.info("job done", extra={"job": job_id, "count": count})
+    return count
+
+
+def run_all_once(app: Flask, now: datetime | None = None) -> dict[str, int]:
+    return {job_id: run_job(app, job_id, now) for job_id in JOBS}
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    """One BlockingScheduler in UTC; coalesced, never overlapping, tolerant of short pauses."""
+    scheduler = BlockingScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    for job_id, job in JOBS.items():
+        scheduler.add_job(run_job, job.trigger, args=(app, job_id), id=job_id, name=job_id)
+    return scheduler
