@@ -1,0 +1,88 @@
+"""Valid rows, made directly in the test's transaction (the API is what tests exercise)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from api import devtokens
+from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.programs.models import Membership, Program, Role
+from api.users.models import User
+
+NOW = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}@example.org"
+
+
+def program(session: Session, name: str = "Lakeside IOP") -> Program:
+    record = Program(name=name, created_at=NOW)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def user(session: Session, email: str) -> User:
+    """A person who has signed in once (their uid is the one dev tokens use)."""
+    record = User(firebase_uid=devtokens.uid_for(email), email=email, created_at=NOW)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def member(
+    session: Session, in_program: Program, role: Role, email: str | None = None,
+    signed_in: bool = True,
+) -> Membership:
+    email = email or unique_email(role.value)
+    linked = user(session, email) if signed_in else None
+    record = Membership(
+        program_id=in_program.id, email=email, role=role,
+        user_id=linked.id if linked else None, created_at=NOW,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def graduate(
+    session: Session,
+    in_program: Program,
+    *,
+    email: str | None = None,
+    therapists: tuple[Membership, ...] = (),
+    graduation_date: date = date(2026, 11, 2),
+    timezone: str = "America/Chicago",
+    substance_use: bool = False,
+    phq9: int = 6,
+    gad7: int = 5,
+) -> Graduate:
+    person = user(session, email or unique_email("graduate"))
+    record = Graduate(
+        program_id=in_program.id, user_id=person.id, display_name="Sam",
+        graduation_date=graduation_date, timezone=timezone, substance_use=substance_use,
+        baseline_phq9=phq9, baseline_gad7=gad7, created_at=NOW,
+    )
+    session.add(record)
+    session.flush()
+    for therapist in therapists:
+        session.add(CareTeamMember(graduate_id=record.id, membership=therapist, created_at=NOW))
+    session.flush()
+    return record
+
+
+def consent(
+    session: Session, of: Graduate, therapist: Membership, *, substance_use: bool = False
+) -> Consent:
+    assert therapist.user_id is not None
+    record = Consent(
+        graduate_id=of.id, therapist_user_id=therapist.user_id, share_check_ins=True,
+        share_substance_use=substance_use, granted_at=NOW, updated_at=NOW,
+    )
+    session.add(record)
+    session.flush()
+    return record
