@@ -87,22 +87,34 @@ def demo_seed() -> None:
         click.echo(f"  {person.role:<12} {person.email:<28} {person.note}")
 
 
+@demo_cli.command("tokens")
+@click.option("--hours", default=12, show_default=True, help="How long the tokens are valid.")
+def demo_tokens(hours: int) -> None:
+    """Print an emulator ID token for each demo person."""
+    from api import demo
+
+    for person in demo.PEOPLE:
+        click.echo(f"  {person.email:<26} {_mint(person.email, hours=hours)}")
+
+
 @click.command("dev-token")
 @click.argument("email")
 @click.option("--hours", default=8, show_default=True, help="How long the token is valid.")
 @click.option("--unverified", is_flag=True, help="Mint a token whose email is not verified.")
 def dev_token(email: str, hours: int, unverified: bool) -> None:
     """Print an emulator ID token for EMAIL (development and test only)."""
+    click.echo(_mint(email, hours=hours, email_verified=not unverified))
+
+
+def _mint(email: str, *, hours: int, email_verified: bool = True) -> str:
     _refuse_in_production()
     rt = runtime()
-    click.echo(
-        devtokens.mint(
-            project_id=rt.settings.firebase_project_id,
-            email=email,
-            now=rt.clock.now(),
-            email_verified=not unverified,
-            lifetime=timedelta(hours=hours),
-        )
+    return devtokens.mint(
+        project_id=rt.settings.firebase_project_id,
+        email=email,
+        now=rt.clock.now(),
+        email_verified=email_verified,
+        lifetime=timedelta(hours=hours),
     )
 
 

@@ -55,7 +55,14 @@ class UUIDPrimaryKey:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine with the per-dialect settings our tests and SQLite need."""
+    """An engine with the per-dialect settings our tests and SQLite need.
+
+    Parameters never appear in error messages or logs: they may be answers or notes.
+    """
+    options.setdefault("hide_parameters", True)
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url[len(plain) :]
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             options.setdefault("poolclass", StaticPool)

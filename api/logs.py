@@ -35,4 +35,6 @@ def configure_logging(level: str) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Alembic is chatty; werkzeug repeats our access log with full query strings.
+    for noisy in ("alembic", "werkzeug"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

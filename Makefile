@@ -1,0 +1,31 @@
+# The two commands a newcomer needs are `make dev` and `make test`; `make help` lists the rest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help dev test lint install clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install everything
+
+dev: install ## Run the API, the scheduler and demo data on SQLite (Ctrl-C stops all)
+	scripts/dev
+
+test: install lint ## Run ruff and the whole suite (SQLite, and PostgreSQL when it answers; CI=true requires it)
+	$(BIN)/pytest
+
+lint: install ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: ## Remove the virtualenv and the development database
+	rm -rf $(VENV) instance

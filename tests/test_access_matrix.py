@@ -1,0 +1,168 @@
+"""Every route in the OpenAPI spec x every kind of caller gets exactly what the rules allow.
+
+A route missing from EXPECTED fails `test_every_route_is_in_the_matrix`, so new routes
+must join the matrix. Statuses come from API.md: no tie to the graduate or program -> 404,
+a tie without the right -> 403, a route not for the caller's role -> 403, no token -> 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api import create_app
+from api.graduates import enrollment
+
+PERSONAS = (
+    "graduate",
+    "other_graduate",
+    "therapist_consent",
+    "therapist_no_consent",
+    "therapist_unlinked",
+    "coordinator",
+    "staff",
+    "other_staff",
+    "anonymous",
+)
+
+
+def row(default: int, **overrides: int) -> dict[str, int]:
+    """Expected status per persona: `default` for anyone signed in not named, 401 anonymous."""
+    statuses = {persona: default for persona in PERSONAS}
+    statuses["anonymous"] = 401
+    statuses.update(overrides)
+    return statuses
+
+
+def everyone(status: int) -> dict[str, int]:
+    return {persona: status for persona in PERSONAS}
+
+
+
+EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/healthz"): everyone(200),
+    ("GET", "/readyz"): everyone(200),
+    ("GET", "/api/v1/me"): row(200),
+    ("POST", "/api/v1/me/sign-out-everywhere"): row(204),
+    ("GET", "/api/v1/programs/{program_id}/members"): row(403, staff=200, other_staff=404),
+    ("POST", "/api/v1/programs/{program_id}/members"): row(403, staff=201, other_staff=404),
+    ("GET", "/api/v1/programs/{program_id}/graduates"): row(
+        403,
+        staff=200,
+        other_staff=404,
+        therapist_consent=200,
+        therapist_no_consent=200,
+        therapist_unlinked=200,
+    ),
+    ("POST", "/api/v1/programs/{program_id}/graduates"): row(403, staff=201, other_staff=404),
+    ("GET", "/api/v1/programs/{program_id}/audit-events"): row(403, staff=200, other_staff=404),
+    ("GET", "/api/v1/graduates/{graduate_id}"): row(
+        403,
+        graduate=200,
+        other_graduate=404,
+        staff=200,
+        other_staff=404,
+        therapist_consent=200,
+        therapist_no_consent=200,
+        therapist_unlinked=404,
+    ),
+    ("POST", "/api/v1/graduates/{graduate_id}/enrollment-code"): row(
+        403, staff=201, other_staff=404
+    ),
+    ("GET", "/api/v1/graduates/{graduate_id}/care-team"): row(
+        403, graduate=200, other_graduate=404, staff=200, other_staff=404
+    ),
+    ("POST", "/api/v1/graduates/{graduate_id}/care-team"): row(403, staff=201, other_staff=404),
+    ("DELETE", "/api/v1/graduates/{graduate_id}/care-team/{member_id}"): row(
+        403, staff=204, other_staff=404
+    ),
+    ("POST", "/api/v1/enrollments"): row(200, graduate=409, other_graduate=409),
+    ("GET", "/api/v1/graduates/{graduate_id}/consents"): row(
+        403, graduate=200, other_graduate=404, staff=200, other_staff=404
+    ),
+    ("PUT", "/api/v1/graduates/{graduate_id}/consents/{therapist_user_id}"): row(
+        403, graduate=200, other_graduate=404
+    ),
+    ("DELETE", "/api/v1/graduates/{graduate_id}/consents/{therapist_user_id}"): row(
+        403, graduate=204, other_graduate=404
+    ),
+}
+
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/v1/programs/{program_id}/members"): {
+        "email": "new.coordinator@example.org",
+        "role": "coordinator",
+    },
+    ("POST", "/api/v1/programs/{program_id}/graduates"): {
+        "display_name": "Robin",
+        "graduation_date": "2026-11-20",
+        "timezone": "Europe/London",
+        "substance_use": False,
+        "baseline": {"phq9": 7, "gad7": 6},
+        "therapist_email": None,
+    },
+    ("POST", "/api/v1/graduates/{graduate_id}/care-team"): {"email": "new.therapist@example.org"},
+    ("PUT", "/api/v1/graduates/{graduate_id}/consents/{therapist_user_id}"): {
+        "share_check_ins": True,
+        "share_substance_use": True,
+    },
+}
+
+
+def _spec_operations() -> list[tuple[str, str]]:
+    app = create_app({"COMPANION_ENV": "test", "DATABASE_URL": "sqlite://"})
+    spec = app.test_client().get("/api/openapi.json").json
+    app.extensions["companion"].db.dispose()
+    return sorted(
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    )
+
+
+OPERATIONS = _spec_operations()
+
+
+def test_every_route_is_in_the_matrix():
+    assert set(OPERATIONS) == set(EXPECTED), "add new routes to EXPECTED (and BODIES)"
+
+
+def _url(path: str, world, db) -> str:
+    values = {
+        "program_id": world.program.id,
+        "graduate_id": world.graduate.id,
+        "member_id": world.care_team_entry.id,
+        "therapist_user_id": world.therapist_consent.user_id,
+    }
+    return path.format(**{key: str(value) for key, value in values.items()})
+
+
+def _body(operation: tuple[str, str], world, db, clock) -> Any:
+    if operation == ("POST", "/api/v1/enrollments"):
+        graduate = _unenrolled_graduate(world, db)
+        return {"code": enrollment.issue(session=db, graduate_id=graduate.id, now=clock.now())}
+    return BODIES.get(operation)
+
+
+def _unenrolled_graduate(world, db):
+    from tests import factories
+
+    graduate = factories.graduate(db, world.program)
+    graduate.user_id = None
+    db.flush()
+    return graduate
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=" ".join)
+def test_access(operation, persona, world, as_user, db, clock):
+    method, path = operation
+    expected = EXPECTED[operation][persona]
+    caller = as_user(world.email(persona))
+    body = _body(operation, world, db, clock)
+    response = caller.open(method, _url(path, world, db), json=body)
+    assert response.status_code == expected, (persona, response.get_json())
+    if expected >= 400:
+        assert set(response.json) >= {"code", "status", "message"}
