@@ -14,7 +14,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 
 
 def wanted() -> list[str]:
-    return [name.strip() for name in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")]
+    names = os.environ.get("TEST_DATABASES", "sqlite,postgresql")
+    return [name.strip() for name in names.split(",")]
 
 
 def in_ci() -> bool:
@@ -48,8 +49,8 @@ def fresh_database(kind: str, tmp_dir: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(_driver(POSTGRES_URL)).set(database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(_driver(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as connection:

@@ -35,14 +35,20 @@ def user(session: Session, email: str) -> User:
 
 
 def member(
-    session: Session, in_program: Program, role: Role, email: str | None = None,
+    session: Session,
+    in_program: Program,
+    role: Role,
+    email: str | None = None,
     signed_in: bool = True,
 ) -> Membership:
     email = email or unique_email(role.value)
     linked = user(session, email) if signed_in else None
     record = Membership(
-        program_id=in_program.id, email=email, role=role,
-        user_id=linked.id if linked else None, created_at=NOW,
+        program_id=in_program.id,
+        email=email,
+        role=role,
+        user_id=linked.id if linked else None,
+        created_at=NOW,
     )
     session.add(record)
     session.flush()
@@ -63,9 +69,15 @@ def graduate(
 ) -> Graduate:
     person = user(session, email or unique_email("graduate"))
     record = Graduate(
-        program_id=in_program.id, user_id=person.id, display_name="Sam",
-        graduation_date=graduation_date, timezone=timezone, substance_use=substance_use,
-        baseline_phq9=phq9, baseline_gad7=gad7, created_at=NOW,
+        program_id=in_program.id,
+        user_id=person.id,
+        display_name="Sam",
+        graduation_date=graduation_date,
+        timezone=timezone,
+        substance_use=substance_use,
+        baseline_phq9=phq9,
+        baseline_gad7=gad7,
+        created_at=NOW,
     )
     session.add(record)
     session.flush()
@@ -80,8 +92,12 @@ def consent(
 ) -> Consent:
     assert therapist.user_id is not None
     record = Consent(
-        graduate_id=of.id, therapist_user_id=therapist.user_id, share_check_ins=True,
-        share_substance_use=substance_use, granted_at=NOW, updated_at=NOW,
+        graduate_id=of.id,
+        therapist_user_id=therapist.user_id,
+        share_check_ins=True,
+        share_substance_use=substance_use,
+        granted_at=NOW,
+        updated_at=NOW,
     )
     session.add(record)
     session.flush()

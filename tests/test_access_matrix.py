@@ -39,7 +39,6 @@ def everyone(status: int) -> dict[str, int]:
     return {persona: status for persona in PERSONAS}
 
 
-
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/healthz"): everyone(200),
     ("GET", "/readyz"): everyone(200),

@@ -21,7 +21,8 @@ def test_upgrade_check_downgrade_on_an_empty_database(database_kind, tmp_path):
             migrate.downgrade(url, "base")
             assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
             with engine.connect() as connection:
-                assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 0
+                versions = connection.execute(text("SELECT count(*) FROM alembic_version"))
+                assert versions.scalar() == 0
             migrate.upgrade(url)
         finally:
             engine.dispose()
