@@ -86,15 +86,15 @@ class FirebaseTokenVerifier:
             firebase_auth.InvalidIdTokenError,
             firebase_auth.CertificateFetchError,
         ) as exc:
-            raise Unauthorized("the sign-in token is not valid") from exc
+            raise Unauthorized("The sign-in token is not valid.") from exc
 
 
 def bearer_token(header: str | None) -> str:
     if not header:
-        raise Unauthorized("sign in first: send Authorization: Bearer <Firebase ID token>")
+        raise Unauthorized("Sign in first: send Authorization: Bearer <Firebase ID token>.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be: Bearer <Firebase ID token>")
+        raise Unauthorized("The Authorization header must be: Bearer <Firebase ID token>.")
     return token.strip()
 
 
@@ -104,22 +104,22 @@ def check_claims(claims: dict[str, Any], *, project_id: str, now: datetime) -> N
         claims.get("aud") != project_id
         or claims.get("iss") != f"https://securetoken.google.com/{project_id}"
     ):
-        raise Unauthorized("the sign-in token is for another Firebase project")
+        raise Unauthorized("The sign-in token is for another Firebase project.")
     if not claims.get("sub"):
-        raise Unauthorized("the sign-in token has no subject")
+        raise Unauthorized("The sign-in token has no subject.")
     stamp = now.timestamp()
     try:
         exp, iat = float(claims["exp"]), float(claims["iat"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise Unauthorized("the sign-in token has no valid exp or iat") from exc
+        raise Unauthorized("The sign-in token has no valid exp or iat.") from exc
     if stamp > exp + CLOCK_SKEW_SECONDS:
-        raise Unauthorized("the sign-in token has expired; sign in again")
+        raise Unauthorized("The sign-in token has expired; sign in again.")
     if iat > stamp + CLOCK_SKEW_SECONDS:
-        raise Unauthorized("the sign-in token was issued in the future")
+        raise Unauthorized("The sign-in token was issued in the future.")
     if not claims.get("email"):
-        raise Forbidden("the account has no email address")
+        raise Forbidden("The account has no email address.")
     if claims.get("email_verified") is not True:
-        raise Forbidden("verify your email address before using the app")
+        raise Forbidden("Verify your email address before using the app.")
 
 
 def signed_in_at(claims: dict[str, Any]) -> datetime:
@@ -142,7 +142,7 @@ def authenticate(
     check_claims(claims, project_id=project_id, now=now)
     user = _user_for(session=session, uid=str(claims["sub"]), email=str(claims["email"]), now=now)
     if user.tokens_valid_after is not None and signed_in_at(claims) < user.tokens_valid_after:
-        raise Unauthorized("this sign-in was revoked; sign in again")
+        raise Unauthorized("This sign-in was revoked; sign in again.")
     memberships = session.execute(
         select(Membership.program_id, Membership.role).where(Membership.user_id == user.id)
     ).all()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import create_app, devtokens, migrate
@@ -175,7 +176,12 @@ def world(db: Session) -> World:
         db, program, email=emails["graduate"], therapists=(therapist_consent, therapist_no_consent)
     )
     factories.consent(db, graduate, therapist_consent)
-    entry = next(m for m in graduate.care_team if m.membership_id == therapist_no_consent.id)
+    entry = db.scalar(
+        select(CareTeamMember).where(
+            CareTeamMember.graduate_id == graduate.id,
+            CareTeamMember.membership_id == therapist_no_consent.id,
+        )
+    )
     return World(
         program=program,
         other_program=other_program,

@@ -137,7 +137,7 @@ class Blueprint(flask_smorest.Blueprint):
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
                 )
                 if roles and not g.actor.roles & set(roles):
-                    raise Forbidden(f"this is for {' or '.join(roles)} accounts only")
+                    raise Forbidden(f"This is for {' or '.join(roles)} accounts only.")
                 try:
                     result = view(*args, **kwargs)
                     session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -95,7 +95,7 @@ def withdraw_for_therapist(
 
 def for_graduate(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> list[Consent]:
+) -> Select[tuple[Consent]]:
     access.graduate(
         session=session,
         actor=actor,
@@ -104,10 +104,10 @@ def for_graduate(
         action="consent.read",
         now=now,
     )
-    return list(
-        session.scalars(
-            select(Consent).where(Consent.graduate_id == graduate_id).order_by(Consent.granted_at)
-        )
+    return (
+        select(Consent)
+        .where(Consent.graduate_id == graduate_id)
+        .order_by(Consent.granted_at, Consent.id)
     )
 
 

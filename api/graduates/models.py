@@ -30,10 +30,6 @@ class Graduate(UUIDPrimaryKey, Base):
     baseline_gad7: Mapped[int]
     created_at: Mapped[datetime]
 
-    care_team: Mapped[list[CareTeamMember]] = relationship(
-        back_populates="graduate", order_by="CareTeamMember.created_at"
-    )
-
 
 class CareTeamMember(UUIDPrimaryKey, Base):
     """A program member (usually the outpatient therapist) on one graduate's care team."""
@@ -45,7 +41,6 @@ class CareTeamMember(UUIDPrimaryKey, Base):
     membership_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memberships.id"), index=True)
     created_at: Mapped[datetime]
 
-    graduate: Mapped[Graduate] = relationship(back_populates="care_team")
     membership: Mapped[Membership] = relationship(lazy="joined")
 
 

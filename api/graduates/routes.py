@@ -77,6 +77,7 @@ class GraduateEnrollmentCode(MethodView):
 class CareTeam(MethodView):
     @blp.requires("graduate", "staff")
     @blp.response(200, CareTeamMember(many=True))
+    @blp.paginate(SelectPage)
     def get(self, graduate_id: uuid.UUID):
         """Who is on the graduate's care team."""
         rt = runtime()
@@ -133,6 +134,7 @@ class Enrollments(MethodView):
 class Consents(MethodView):
     @blp.requires("graduate", "staff")
     @blp.response(200, Consent(many=True))
+    @blp.paginate(SelectPage)
     def get(self, graduate_id: uuid.UUID):
         """What the graduate shares, with whom."""
         rt = runtime()

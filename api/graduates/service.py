@@ -160,8 +160,8 @@ def for_program(
 
 def care_team(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> list[CareTeamMember]:
-    found = access.graduate(
+) -> Select[tuple[CareTeamMember]]:
+    access.graduate(
         session=session,
         actor=actor,
         graduate_id=graduate_id,
@@ -169,7 +169,11 @@ def care_team(
         action="care_team.read",
         now=now,
     )
-    return list(found.graduate.care_team)
+    return (
+        select(CareTeamMember)
+        .where(CareTeamMember.graduate_id == graduate_id)
+        .order_by(CareTeamMember.created_at, CareTeamMember.id)
+    )
 
 
 def add_to_care_team(
