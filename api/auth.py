@@ -141,7 +141,7 @@ def authenticate(
     claims = verifier.verify(bearer_token(header))
     check_claims(claims, project_id=project_id, now=now)
     user = _user_for(session=session, uid=str(claims["sub"]), email=str(claims["email"]), now=now)
-    if user.tokens_valid_after is not None and signed_in_at(claims) < user.tokens_valid_after:
+    if user.tokens_valid_after is not None and signed_in_at(claims) <= user.tokens_valid_after:
         raise Unauthorized("This sign-in was revoked; sign in again.")
     memberships = session.execute(
         select(Membership.program_id, Membership.role).where(Membership.user_id == user.id)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_limiter import Limiter
 
+from api.auth import bearer_token
 from api.config import Settings
+from api.errors import DomainError
+from api.runtime import runtime
 
 
 def _caller_key() -> str:
-    actor = g.get("actor")
-    return f"user:{actor.user_id}" if actor is not None else f"ip:{request.remote_addr}"
+    """Per person, not per address: many people share one NAT or load balancer.
+
+    Limits are checked before the view signs the caller in, so the token is verified here.
+    """
+    try:
+        claims = runtime().verifier.verify(bearer_token(request.headers.get("Authorization")))
+    except DomainError:
+        return f"ip:{request.remote_addr}"
+    return f"uid:{claims['sub']}"
 
 
 def install(app: Flask, settings: Settings) -> Limiter:

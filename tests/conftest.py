@@ -176,13 +176,15 @@ def world(db: Session) -> World:
         db, program, email=emails["graduate"], therapists=(therapist_consent, therapist_no_consent)
     )
     factories.consent(db, graduate, therapist_consent)
+    # Committed into the outer transaction (still rolled back after the test), so a request
+    # that fails and rolls back its own work leaves the world standing.
     entry = db.scalar(
         select(CareTeamMember).where(
             CareTeamMember.graduate_id == graduate.id,
             CareTeamMember.membership_id == therapist_no_consent.id,
         )
     )
-    return World(
+    world = World(
         program=program,
         other_program=other_program,
         graduate=graduate,
@@ -197,3 +199,6 @@ def world(db: Session) -> World:
         graduate_email=emails["graduate"],
         other_graduate_email=emails["other"],
     )
+    db.commit()
+    db.expunge_all()
+    return world

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -21,8 +21,8 @@ from api.graduates.models import CareTeamMember, Graduate
 from api.programs.models import Membership, Role
 from api.programs.service import ensure_member
 
-GRADUATION_WINDOW_BACK = timedelta(days=5 * 366)
-GRADUATION_WINDOW_AHEAD = timedelta(days=366)
+GRADUATION_YEARS_BACK = 5
+GRADUATION_YEARS_AHEAD = 1
 
 
 @cache
@@ -43,9 +43,17 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
 def check_graduation_date(graduation_date: date, *, timezone: str, now: datetime) -> date:
     today = local_today(timezone, now)
-    if not today - GRADUATION_WINDOW_BACK <= graduation_date <= today + GRADUATION_WINDOW_AHEAD:
+    earliest = years_from(today, -GRADUATION_YEARS_BACK)
+    if not earliest <= graduation_date <= years_from(today, GRADUATION_YEARS_AHEAD):
         raise Invalid(
             "Graduation date out of range.",
             errors={"graduation_date": ["must be within 5 years back and 1 year ahead of today"]},

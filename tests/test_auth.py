@@ -1,0 +1,209 @@
+"""Bearer tokens checked with our own clock, revocation, invitations, and startup refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from api import devtokens
+from api.config import ConfigError, load_settings
+from tests import factories
+
+PROJECT = "demo-companion"
+ENV_VARS = ("COMPANION_ENV", "DATABASE_URL", "FIREBASE_PROJECT_ID", "FIREBASE_AUTH_EMULATOR_HOST")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(response, status: int) -> None:
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert body["code"] == status and body["status"] and body["message"]
+
+
+def test_missing_token_is_401(client):
+    assert_error(client.get("/api/v1/me"), 401)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Bearer",
+        "Bearer    ",
+        "Token abc.def.ghi",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+    ],
+)
+def test_malformed_authorization_header_is_401(client, header):
+    assert_error(client.get("/api/v1/me", headers={"Authorization": header}), 401)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"project_id": "other-project"},
+        {"project_id": PROJECT, "aud": "other-project"},
+        {"project_id": PROJECT, "iss": "https://securetoken.google.com/other-project"},
+    ],
+    ids=["other-project", "other-aud", "other-iss"],
+)
+def test_token_for_another_firebase_project_is_401(client, clock, claims):
+    token = devtokens.mint(email=factories.unique_email("p"), now=clock.now(), **claims)
+    assert_error(client.get("/api/v1/me", headers=bearer(token)), 401)
+
+
+def test_expired_token_is_401(as_user, clock):
+    caller = as_user(factories.unique_email("late"))
+    assert caller.get("/api/v1/me").status_code == 200
+    clock.advance(hours=2)
+    assert_error(caller.get("/api/v1/me"), 401)
+
+
+def test_expiry_allows_60_seconds_of_skew(as_user, clock):
+    caller = as_user(factories.unique_email("skew"))  # exp = now + 1 h
+    clock.advance(hours=1, seconds=30)
+    assert caller.get("/api/v1/me").status_code == 200
+    clock.advance(seconds=30)  # exactly exp + 60 s
+    assert caller.get("/api/v1/me").status_code == 200
+    clock.advance(seconds=1)
+    assert_error(caller.get("/api/v1/me"), 401)
+
+
+def test_token_issued_in_the_future_is_401(client, clock):
+    token = devtokens.mint(
+        project_id=PROJECT,
+        email=factories.unique_email("future"),
+        now=clock.now() + timedelta(minutes=5),
+    )
+    assert_error(client.get("/api/v1/me", headers=bearer(token)), 401)
+
+
+def test_iat_within_the_skew_is_accepted(client, clock):
+    token = devtokens.mint(
+        project_id=PROJECT,
+        email=factories.unique_email("early"),
+        now=clock.now() + timedelta(seconds=30),
+    )
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+
+
+def test_unverified_email_is_403(as_user):
+    assert_error(as_user(factories.unique_email("u"), email_verified=False).get("/api/v1/me"), 403)
+
+
+def test_unverified_email_is_403_even_for_an_invited_member(as_user, world):
+    caller = as_user(world.email("staff"), email_verified=False)
+    assert_error(caller.get(f"/api/v1/programs/{world.program.id}/members"), 403)
+
+
+def test_sign_out_everywhere_revokes_earlier_tokens(as_user, clock):
+    email = factories.unique_email("leaver")
+    phone, laptop = as_user(email), as_user(email)
+    assert phone.get("/api/v1/me").status_code == 200
+    clock.advance(minutes=10)
+    assert phone.post("/api/v1/me/sign-out-everywhere").status_code == 204
+    assert_error(phone.get("/api/v1/me"), 401)
+    assert_error(laptop.get("/api/v1/me"), 401)
+    clock.advance(seconds=1)
+    fresh = as_user(email)
+    response = fresh.get("/api/v1/me")
+    assert response.status_code == 200
+    assert response.get_json()["email"] == email
+
+
+def test_sign_out_everywhere_revokes_the_token_that_asked_in_the_same_second(as_user):
+    caller = as_user(factories.unique_email("quick"))
+    assert caller.get("/api/v1/me").status_code == 200
+    assert caller.post("/api/v1/me/sign-out-everywhere").status_code == 204
+    assert_error(caller.get("/api/v1/me"), 401)
+
+
+@pytest.mark.parametrize("token_email", ["invitee@example.org", "Invitee@Example.ORG"])
+def test_invitation_by_email_is_claimed_at_first_sign_in(as_user, world, token_email):
+    staff = as_user(world.email("staff"))
+    members_url = f"/api/v1/programs/{world.program.id}/members"
+    created = staff.post(members_url, json={"email": "invitee@example.org", "role": "therapist"})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["user_id"] is None
+
+    me = as_user(token_email).get("/api/v1/me")
+    assert me.status_code == 200
+    me = me.get_json()
+    assert {"program_id": str(world.program.id), "role": "therapist"} in me["memberships"]
+    assert me["graduate_id"] is None
+
+    listed = staff.get(f"{members_url}?role=therapist&page_size=100").get_json()
+    invitee = next(m for m in listed if m["email"] == "invitee@example.org")
+    assert invitee["user_id"] == me["id"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_production_needs_database_and_firebase_project(clean_env):
+    with pytest.raises(ConfigError):
+        load_settings({"COMPANION_ENV": "production"})
+    with pytest.raises(ConfigError):
+        load_settings({"COMPANION_ENV": "production", "DATABASE_URL": "postgresql://db/x"})
+    with pytest.raises(ConfigError):
+        load_settings({"COMPANION_ENV": "production", "FIREBASE_PROJECT_ID": "p"})
+
+
+def test_no_companion_env_means_production(clean_env):
+    with pytest.raises(ConfigError):
+        load_settings({})
+
+
+PRODUCTION = {
+    "COMPANION_ENV": "production",
+    "DATABASE_URL": "postgresql://db.internal/companion",
+    "FIREBASE_PROJECT_ID": "companion-prod",
+}
+
+
+def test_production_refuses_the_emulator_in_overrides(clean_env):
+    with pytest.raises(ConfigError):
+        load_settings({**PRODUCTION, "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"})
+
+
+def test_production_refuses_the_emulator_in_the_process_environment(clean_env):
+    clean_env.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    with pytest.raises(ConfigError):
+        load_settings(PRODUCTION)
+
+
+def test_production_refuses_the_emulator_when_all_comes_from_the_environment(clean_env):
+    for name, value in PRODUCTION.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("FIREBASE_AUTH_EMULATOR_HOST", "localhost:9099")
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_production_starts_with_complete_settings_and_no_emulator(clean_env):
+    settings = load_settings(PRODUCTION)
+    assert settings.env == "production"
+    assert settings.database_url == PRODUCTION["DATABASE_URL"]
+    assert settings.firebase_project_id == "companion-prod"
+    assert settings.uses_auth_emulator is False
+
+
+@pytest.mark.parametrize("env", ["nonsense", "prod", "Production"])
+def test_unknown_companion_env_is_refused(clean_env, env):
+    with pytest.raises(ConfigError):
+        load_settings({**PRODUCTION, "COMPANION_ENV": env})
+
+
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_development_and_test_verify_offline(clean_env, env):
+    assert load_settings({"COMPANION_ENV": env}).uses_auth_emulator is True
