@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from api.auth import FirebaseTokenVerifier
 from api.clock import SystemClock
 from api.config import load_settings
+from api.content.loader import load_library
 from api.db import Database
 from api.extensions.smorest import Api
 from api.logs import configure_logging
@@ -37,6 +38,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # firebase-admin reads this only from the process environment.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = str(settings.firebase_auth_emulator_host)
 
+    content = load_library(settings.content_dir)  # ContentError: the app must not start
+
     app = Flask("api")
     app.config.update(
         API_TITLE="Continuing-care companion",
@@ -54,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         db=Database(settings.database_url),
         clock=clock,
         verifier=verifier or FirebaseTokenVerifier(settings.firebase_project_id),
+        content=content,
     )
     _install_request_hooks(app)
     _register_api(app)
@@ -68,13 +72,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_api(app: Flask) -> None:
     from api.audit.routes import blp as audit_blp
+    from api.content.routes import blp as content_blp
     from api.graduates.routes import blp as graduates_blp
     from api.health import blp as health_blp
+    from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
     from api.users.routes import blp as me_blp
 
     api = Api(app)
-    for blueprint in (health_blp, me_blp, programs_blp, graduates_blp, audit_blp):
+    for blueprint in (
+        health_blp,
+        me_blp,
+        programs_blp,
+        graduates_blp,
+        plans_blp,
+        content_blp,
+        audit_blp,
+    ):
         api.register_blueprint(blueprint)
 
 
@@ -89,7 +103,7 @@ def _install_request_hooks(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if request.path.startswith("/api/v1"):
-            response.headers["Cache-Control"] = "no-store"
+            response.headers.setdefault("Cache-Control", "no-store")  # content reads revalidate
         access_log.info(
             "request",
             extra={

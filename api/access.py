@@ -26,6 +26,7 @@ class Need(enum.Enum):
     PROFILE = "profile"  # who the graduate is, their care team and plan: the care team sees it
     CLINICAL = "clinical"  # check-ins, trends, flags: a therapist needs consent
     SUBSTANCE_USE = "substance_use"  # 42 CFR Part 2: a therapist needs the consent naming it
+    CARE = "care"  # clinician-owned parts of the plan: staff and the care team, not the graduate
     MANAGE = "manage"  # enrolment and care-team changes: program staff only
     OWN = "own"  # the graduate's own decisions (consents): the graduate only
 
@@ -64,6 +65,10 @@ def graduate(
     if actor.graduate_id == record.id:
         if need is Need.MANAGE:
             raise Forbidden("Your program's staff make this change.")
+        if need is Need.CARE:
+            raise Forbidden(
+                "Your care team looks after this part of your plan; ask them to change it."
+            )
         return GraduateAccess(record, Relation.SELF, True, True)
 
     if actor.has_role(record.program_id, Role.STAFF):

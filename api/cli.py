@@ -77,10 +77,13 @@ def jobs_run_once() -> None:
 def demo_seed() -> None:
     """Create the demo program and people (idempotent)."""
     from api import demo
+    from api.content.service import ProgramCatalogue
 
     rt = runtime()
     _refuse_in_production()
-    program = demo.seed(session=rt.db.session, now=rt.clock.now())
+    program = demo.seed(
+        session=rt.db.session, catalogue=ProgramCatalogue(rt.content), now=rt.clock.now()
+    )
     rt.db.session.commit()
     click.echo(f"Demo program {program.name!r}: {program.id}")
     for person in demo.PEOPLE:

@@ -32,6 +32,7 @@ class Settings:
     enrollment_redeem_limit: str
     max_body_bytes: int
     log_level: str
+    content_dir: Path = PROJECT_DIR / "content"
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -81,4 +82,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         ),
         max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
+        content_dir=Path(source.get("CONTENT_DIR") or PROJECT_DIR / "content"),
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import devtokens
+from api.auth import Actor
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.plans import appointments, service, skills
+from api.plans.skills import SkillCatalogue
 from api.programs.models import Program, Role
 from api.programs.service import create_program, ensure_member
 from api.users.models import User
@@ -35,7 +39,7 @@ PEOPLE = (
 )
 
 
-def seed(*, session: Session, now: datetime) -> Program:
+def seed(*, session: Session, catalogue: SkillCatalogue, now: datetime) -> Program:
     """Idempotent: a second run finds the program and changes nothing."""
     existing = session.scalar(select(Program).where(Program.name == PROGRAM_NAME))
     if existing is not None:
@@ -95,7 +99,104 @@ def seed(*, session: Session, now: datetime) -> Program:
         )
     )
     session.flush()
+    clinician = Actor(
+        user_id=users["therapist@demo.example"].id,
+        email="therapist@demo.example",
+        memberships=((program.id, Role.THERAPIST),),
+        graduate_id=None,
+        route="demo seed",
+    )
+    for graduate in (maya, jordan):
+        _plan(session, clinician, graduate, catalogue, now)
     return program
+
+
+def _plan(
+    session: Session,
+    clinician: Actor,
+    graduate: Graduate,
+    catalogue: SkillCatalogue,
+    now: datetime,
+) -> None:
+    """A plan as a care team would build it in the weeks before graduation."""
+    common = {
+        "session": session,
+        "actor": clinician,
+        "graduate_id": graduate.id,
+        "now": now,
+        "expected_version": None,
+    }
+    local = now.astimezone(zoneinfo.ZoneInfo(graduate.timezone)).date()
+    weekday_at = datetime.combine(local - timedelta(days=local.weekday() + 5), time(17, 0))
+    appointments.add(
+        **common,
+        kind="therapy",
+        clinician_name="Dr. Alex Lee",
+        location="Riverbend Clinic, Suite 4",
+        video_url=None,
+        starts_at_local=weekday_at,
+        duration_minutes=50,
+        rrule="FREQ=WEEKLY;COUNT=26",
+    )
+    appointments.add(
+        **common,
+        kind="psychiatry",
+        clinician_name="Dr. Sam Rivera, PMHNP",
+        location=None,
+        video_url="https://video.example.org/rivera",
+        duration_minutes=30,
+        starts_at_local=weekday_at + timedelta(days=2, hours=-7),
+        rrule="FREQ=MONTHLY;COUNT=6",
+    )
+    service.add_medication(
+        **common,
+        name="sertraline",
+        dose="100 mg each morning",
+        managed_by="Dr. Sam Rivera (psychiatry)",
+        next_review_date=local + timedelta(days=28),
+    )
+    for skill_id, target in (
+        ("mindfulness-box-breathing", 5),
+        ("cbt-thought-record", 3),
+        ("dbt-tipp", 2),
+    ):
+        skills.add(**common, skill_id=skill_id, target_per_week=target, catalogue=catalogue)
+    sections = {
+        "step_down": [
+            {
+                "kind": "aftercare_group",
+                "name": "Tuesday aftercare group",
+                "schedule": "Tuesdays 6pm",
+                "location": "Riverbend, room 2",
+            },
+            {
+                "kind": "alumni_meeting",
+                "name": "Monthly alumni evening",
+                "schedule": "First Thursday, 7pm",
+                "location": None,
+            },
+        ],
+        "warning_signs": ["Sleeping past noon", "Skipping meals", "Not answering texts"],
+        "triggers": ["Arguments at home", "The anniversary in March"],
+        "contacts": [
+            {"name": "Riverbend front desk", "for_what": "appointments", "phone": "+1 555 0100"}
+        ],
+        "safety_plan": {
+            "warning_signs": ["Staying in bed all day", "Thinking nobody would notice"],
+            "internal_coping": ["Box breathing", "Cold water on my face", "A walk round the block"],
+            "distractions": [
+                {"name": "Priya (neighbour)", "phone": "+1 555 0142", "relationship": "friend"}
+            ],
+            "distraction_places": ["The library", "The coffee shop on 5th"],
+            "people_to_ask": [{"name": "Mum", "phone": "+1 555 0177", "relationship": "mother"}],
+            "professionals": [
+                {"name": "Dr. Alex Lee", "phone": "+1 555 0100", "relationship": "therapist"}
+            ],
+            "environment_safety": ["Medicines kept by Mum", "No alcohol in the house"],
+        },
+    }
+    for section, value in sections.items():
+        service.replace_section(**common, section=section, value=value, catalogue=catalogue)
 
 
 def _user(session: Session, email: str, now: datetime) -> User:

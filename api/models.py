@@ -1,17 +1,37 @@
 """Imports every domain's models so Base.metadata knows all tables (Alembic, tests)."""
 
 from api.audit.models import AuditEvent
+from api.content.models import ProgramContent
 from api.graduates.models import CareTeamMember, Consent, EnrollmentCode, Graduate
+from api.plans.models import (
+    Appointment,
+    AppointmentReport,
+    CalendarFeed,
+    Medication,
+    Plan,
+    PlanChange,
+    PlanSkill,
+    SkillPractice,
+)
 from api.programs.models import Membership, Program
 from api.users.models import User
 
 __all__ = [
+    "Appointment",
+    "AppointmentReport",
     "AuditEvent",
+    "CalendarFeed",
     "CareTeamMember",
     "Consent",
     "EnrollmentCode",
     "Graduate",
+    "Medication",
     "Membership",
+    "Plan",
+    "PlanChange",
+    "PlanSkill",
     "Program",
+    "ProgramContent",
+    "SkillPractice",
     "User",
 ]

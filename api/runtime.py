@@ -1,4 +1,4 @@
-"""What one app instance holds: settings, database, clock and token verifier."""
+"""What one app instance holds: settings, database, clock, token verifier and content."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import current_app
 from api.auth import TokenVerifier
 from api.clock import Clock
 from api.config import Settings
+from api.content.loader import ContentLibrary
 from api.db import Database
 
 
@@ -18,6 +19,7 @@ class Runtime:
     db: Database
     clock: Clock
     verifier: TokenVerifier
+    content: ContentLibrary
 
 
 def runtime() -> Runtime:

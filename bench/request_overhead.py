@@ -6,6 +6,8 @@ Interleaves three requests through the in-process WSGI app, round after round:
   floor    GET /healthz                  (routing, hooks, JSON; no auth, no database)
   me       GET /api/v1/me                (token checks, user + memberships + graduate lookups)
   audited  GET /api/v1/graduates/{id}    (as staff: the above, the access check, an audit insert)
+  today    GET /api/v1/graduates/{id}/today  (as the graduate, whose demo plan has two recurring
+                                         appointments and three skills: the phone's opening call)
 and prints each one's median and p95 in ms, its ratio to the floor, and SQL statements per
 request. Timing never goes into a pass/fail test; this only reports.
 """
@@ -19,13 +21,12 @@ import time
 import uuid
 from contextlib import ExitStack
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 
-from api import create_app, devtokens, migrate
+from api import create_app, demo, devtokens, migrate
 from api.clock import SystemClock
-from api.graduates.models import CareTeamMember, Graduate
-from api.programs.models import Role
-from api.programs.service import create_program, ensure_member
+from api.content.service import ProgramCatalogue
+from api.graduates.models import Graduate
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -45,30 +46,18 @@ def _throwaway_postgres(stack: ExitStack) -> str:
     return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _seed(app) -> tuple[str, str]:
-    """A program with one staff member and one graduate; returns (staff email, graduate id)."""
+def _seed(app) -> tuple[str, str, str]:
+    """The demo program; returns (staff email, graduate email, graduate id)."""
     runtime = app.extensions["companion"]
     session = runtime.db.session
-    now = runtime.clock.now()
-    program = create_program(session=session, name="Bench IOP", admin_email="s@b.org", now=now)
-    therapist = ensure_member(
-        session=session, program_id=program.id, email="t@b.org", role=Role.THERAPIST, now=now
+    program = demo.seed(
+        session=session, catalogue=ProgramCatalogue(runtime.content), now=runtime.clock.now()
     )
-    graduate = Graduate(
-        program_id=program.id,
-        display_name="Bench",
-        graduation_date=now.date(),
-        timezone="America/Chicago",
-        substance_use=False,
-        baseline_phq9=5,
-        baseline_gad7=4,
-        created_at=now,
-    )
-    session.add(graduate)
-    session.flush()
-    session.add(CareTeamMember(graduate_id=graduate.id, membership=therapist, created_at=now))
     session.commit()
-    return "s@b.org", str(graduate.id)
+    maya = session.scalar(
+        select(Graduate).where(Graduate.program_id == program.id, Graduate.display_name == "Maya")
+    )
+    return "staff@demo.example", "maya@demo.example", str(maya.id)
 
 
 def main() -> None:
@@ -85,10 +74,11 @@ def main() -> None:
         migrate.upgrade(url)
         app = create_app({"COMPANION_ENV": "test", "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
         stack.callback(app.extensions["companion"].db.dispose)
-        staff_email, graduate_id = _seed(app)
+        staff_email, graduate_email, graduate_id = _seed(app)
         project = app.extensions["companion"].settings.firebase_project_id
         now = SystemClock().now()
         staff = devtokens.mint(project_id=project, email=staff_email, now=now)
+        graduate = devtokens.mint(project_id=project, email=graduate_email, now=now)
         client = app.test_client()
 
         statements = 0
@@ -102,6 +92,10 @@ def main() -> None:
             "floor": ("/healthz", {}),
             "me": ("/api/v1/me", {"Authorization": f"Bearer {staff}"}),
             "audited": (f"/api/v1/graduates/{graduate_id}", {"Authorization": f"Bearer {staff}"}),
+            "today": (
+                f"/api/v1/graduates/{graduate_id}/today",
+                {"Authorization": f"Bearer {graduate}"},
+            ),
         }
         timings: dict[str, list[float]] = {name: [] for name in cases}
         counts: dict[str, int] = dict.fromkeys(cases, 0)

@@ -120,6 +120,9 @@ class Caller:
     def put(self, url: str, **kwargs: Any) -> Any:
         return self.open("PUT", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Any) -> Any:
+        return self.open("PATCH", url, **kwargs)
+
     def delete(self, url: str, **kwargs: Any) -> Any:
         return self.open("DELETE", url, **kwargs)
 

@@ -13,37 +13,19 @@ import pytest
 
 from api import create_app
 from api.graduates import enrollment
-
-PERSONAS = (
-    "graduate",
-    "other_graduate",
-    "therapist_consent",
-    "therapist_no_consent",
-    "therapist_unlinked",
-    "coordinator",
-    "staff",
-    "other_staff",
-    "anonymous",
-)
-
-
-def row(default: int, **overrides: int) -> dict[str, int]:
-    """Expected status per persona: `default` for anyone signed in not named, 401 anonymous."""
-    statuses = {persona: default for persona in PERSONAS}
-    statuses["anonymous"] = 401
-    statuses.update(overrides)
-    return statuses
-
-
-def everyone(status: int) -> dict[str, int]:
-    return {persona: status for persona in PERSONAS}
-
+from tests.matrix_content import CONTENT_BODIES, CONTENT_EXPECTED, content_values
+from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
+from tests.personas import PERSONAS, everyone, row
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/healthz"): everyone(200),
     ("GET", "/readyz"): everyone(200),
     ("GET", "/api/v1/me"): row(200),
     ("POST", "/api/v1/me/sign-out-everywhere"): row(204),
+    ("GET", "/api/v1/programs/{program_id}"): row(
+        200, graduate=403, other_graduate=403, other_staff=404
+    ),
+    ("PATCH", "/api/v1/programs/{program_id}"): row(403, staff=200, other_staff=404),
     ("GET", "/api/v1/programs/{program_id}/members"): row(403, staff=200, other_staff=404),
     ("POST", "/api/v1/programs/{program_id}/members"): row(403, staff=201, other_staff=404),
     ("GET", "/api/v1/programs/{program_id}/graduates"): row(
@@ -101,6 +83,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "baseline": {"phq9": 7, "gad7": 6},
         "therapist_email": None,
     },
+    ("PATCH", "/api/v1/programs/{program_id}"): {"phone": "+1 555 0100"},
     ("POST", "/api/v1/graduates/{graduate_id}/care-team"): {"email": "new.therapist@example.org"},
     ("PUT", "/api/v1/graduates/{graduate_id}/consents/{therapist_user_id}"): {
         "share_check_ins": True,
@@ -122,20 +105,27 @@ def _spec_operations() -> list[tuple[str, str]]:
 
 
 OPERATIONS = _spec_operations()
+EXPECTED.update(PLAN_EXPECTED)
+BODIES.update(PLAN_BODIES)
+EXPECTED.update(CONTENT_EXPECTED)
+BODIES.update(CONTENT_BODIES)
 
 
 def test_every_route_is_in_the_matrix():
     assert set(OPERATIONS) == set(EXPECTED), "add new routes to EXPECTED (and BODIES)"
 
 
-def _url(path: str, world, db) -> str:
+def _url(operation: tuple[str, str], world, db, clock) -> str:
     values = {
         "program_id": world.program.id,
         "graduate_id": world.graduate.id,
         "member_id": world.care_team_entry.id,
         "therapist_user_id": world.therapist_consent.user_id,
+        **content_values(),
+        **plan_values(world, db, clock.now()),
     }
-    return path.format(**{key: str(value) for key, value in values.items()})
+    path = operation[1].format(**{key: str(value) for key, value in values.items()})
+    return path + QUERIES.get(operation, "")
 
 
 def _body(operation: tuple[str, str], world, db, clock) -> Any:
@@ -157,11 +147,11 @@ def _unenrolled_graduate(world, db):
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=" ".join)
 def test_access(operation, persona, world, as_user, db, clock):
-    method, path = operation
+    method = operation[0]
     expected = EXPECTED[operation][persona]
     caller = as_user(world.email(persona))
     body = _body(operation, world, db, clock)
-    response = caller.open(method, _url(path, world, db), json=body)
+    response = caller.open(method, _url(operation, world, db, clock), json=body)
     assert response.status_code == expected, (persona, response.get_json())
     if expected >= 400:
         assert set(response.json) >= {"code", "status", "message"}

@@ -115,6 +115,8 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
+
     def requires(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Sign-in required (any role if none named); one transaction per request.
 
@@ -165,6 +167,10 @@ def _conflict_message(exc: IntegrityError) -> str:
     constraint = getattr(getattr(getattr(exc, "orig", None), "diag", None), "constraint_name", None)
     suffix = f" ({constraint})" if constraint else ""
     return f"This conflicts with an existing record{suffix}."
+
+
+class ListPage(Page):
+    """Pages a list already in memory (content loaded from files)."""
 
 
 class SelectPage(Page):

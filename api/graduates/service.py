@@ -20,6 +20,7 @@ from api.graduates import consents, enrollment
 from api.graduates.models import CareTeamMember, Graduate
 from api.programs.models import Membership, Role
 from api.programs.service import ensure_member
+from api.timeline import local_today
 
 GRADUATION_YEARS_BACK = 5
 GRADUATION_YEARS_AHEAD = 1
@@ -28,10 +29,6 @@ GRADUATION_YEARS_AHEAD = 1
 @cache
 def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-def local_today(timezone: str, now: datetime) -> date:
-    return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 def check_timezone(name: str) -> str:

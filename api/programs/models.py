@@ -3,8 +3,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UUIDPrimaryKey
@@ -17,12 +18,22 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"
 
 
+def default_crisis_lines() -> list[dict[str, Any]]:
+    return [
+        {"name": "988 Suicide & Crisis Lifeline (call or text)", "phone": "988", "text": "988"},
+        {"name": "Emergency services", "phone": "911", "text": None},
+    ]
+
+
 class Program(UUIDPrimaryKey, Base):
     """A treating IOP program; every record hangs off exactly one."""
 
     __tablename__ = "programs"
 
     name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    # Shown on every crisis path: [{"name", "phone", "text"}]; defaults to 988 and 911.
+    crisis_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_crisis_lines)
     created_at: Mapped[datetime]
 
 

@@ -7,12 +7,30 @@ from flask.views import MethodView
 
 from api.extensions.smorest import Blueprint, SelectPage
 from api.programs import service
-from api.programs.schemas import Member, MemberCreate, MemberQuery
+from api.programs.schemas import Member, MemberCreate, MemberQuery, ProgramOut, ProgramUpdate
 from api.runtime import runtime
 
 blp = Blueprint(
     "programs", __name__, url_prefix="/api/v1/programs", description="Programs and their members"
 )
+
+
+@blp.route("/<uuid:program_id>")
+class ProgramView(MethodView):
+    @blp.requires("staff", "therapist", "coordinator")
+    @blp.response(200, ProgramOut)
+    def get(self, program_id: uuid.UUID):
+        """The program's settings: name, phone number, crisis lines (its members)."""
+        return service.read(session=runtime().db.session, actor=g.actor, program_id=program_id)
+
+    @blp.requires("staff")
+    @blp.arguments(ProgramUpdate)
+    @blp.response(200, ProgramOut)
+    def patch(self, body: dict, program_id: uuid.UUID):
+        """Change the program's name, phone number or crisis lines (staff)."""
+        return service.update(
+            session=runtime().db.session, actor=g.actor, program_id=program_id, **body
+        )
 
 
 @blp.route("/<uuid:program_id>/members")

@@ -27,3 +27,37 @@ class Member(Schema):
 class ProgramRole(Schema):
     program_id = fields.UUID()
     role = fields.Enum(Role, by_value=True)
+
+
+PHONE = validate.Regexp(
+    r"^\+?[0-9][0-9 ()\-.]{1,30}$", error="a phone number the app can dial, e.g. +1 555 0100"
+)
+
+
+class CrisisLine(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    phone = fields.String(required=True, validate=PHONE)
+    text = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=PHONE,
+        metadata={"description": "an SMS number, or null"},
+    )
+
+
+class ProgramUpdate(Schema):
+    name = fields.String(validate=validate.Length(1, 200))
+    phone = fields.String(allow_none=True, validate=PHONE)
+    crisis_lines = fields.List(
+        fields.Nested(CrisisLine),
+        validate=validate.Length(1, 10),
+        metadata={"description": "shown on every crisis path; at least one"},
+    )
+
+
+class ProgramOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    crisis_lines = fields.List(fields.Nested(CrisisLine))
+    created_at = fields.AwareDateTime()

@@ -73,3 +73,18 @@ def members(
     if role is not None:
         statement = statement.where(Membership.role == role)
     return statement.order_by(Membership.email, Membership.role)
+
+
+def read(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Program:
+    """Any member of the program may read its settings."""
+    role = next((r for pid, r in actor.memberships if pid == program_id), Role.STAFF)
+    return access.program(session=session, actor=actor, program_id=program_id, role=role)
+
+
+def update(*, session: Session, actor: Actor, program_id: uuid.UUID, **changes: object) -> Program:
+    """Staff change the program's name, phone number and crisis lines."""
+    program = access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
+    for key, value in changes.items():
+        setattr(program, key, value)
+    session.flush()
+    return program
