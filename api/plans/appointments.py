@@ -15,7 +15,7 @@ from api.errors import Invalid
 from api.graduates.models import Graduate
 from api.plans import recurrence
 from api.plans.models import Appointment, AppointmentReport
-from api.plans.versioning import care_team_graduate, editable_plan, get_item, record_change
+from api.plans.versioning import care_team_edit, get_item, record_change
 
 MAX_WINDOW = timedelta(days=400)
 FIELDS = ("kind", "clinician_name", "location", "video_url", "duration_minutes", "rrule")
@@ -31,9 +31,8 @@ def add(
     starts_at_local: datetime,
     **fields: Any,
 ) -> Appointment:
-    graduate = care_team_graduate(session, actor, graduate_id, "plan.appointments.add", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    graduate, plan = care_team_edit(
+        session, actor, graduate_id, "plan.appointments.add", expected_version, now
     )
     item = Appointment(graduate_id=graduate_id, created_at=now, timezone=graduate.timezone)
     _apply(item, starts_at_local, fields)
@@ -63,9 +62,8 @@ def replace(
     starts_at_local: datetime,
     **fields: Any,
 ) -> Appointment:
-    graduate = care_team_graduate(session, actor, graduate_id, "plan.appointments.update", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    graduate, plan = care_team_edit(
+        session, actor, graduate_id, "plan.appointments.update", expected_version, now
     )
     item = get_item(session, Appointment, appointment_id, graduate_id)
     before = _snapshot(item)
@@ -94,9 +92,8 @@ def remove(
     expected_version: int | None,
     now: datetime,
 ) -> None:
-    care_team_graduate(session, actor, graduate_id, "plan.appointments.remove", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    _, plan = care_team_edit(
+        session, actor, graduate_id, "plan.appointments.remove", expected_version, now
     )
     item = get_item(session, Appointment, appointment_id, graduate_id)
     before = _snapshot(item)

@@ -22,7 +22,7 @@ from api.plans import skills
 from api.plans.models import Appointment, Medication, Plan, PlanChange
 from api.plans.versioning import (
     EMPTY_SAFETY_PLAN,
-    care_team_graduate,
+    care_team_edit,
     editable_plan,
     get_item,
     record_change,
@@ -174,9 +174,8 @@ def add_medication(
     now: datetime,
     **fields: Any,
 ) -> Medication:
-    care_team_graduate(session, actor, graduate_id, "plan.medications.add", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    _, plan = care_team_edit(
+        session, actor, graduate_id, "plan.medications.add", expected_version, now
     )
     item = Medication(graduate_id=graduate_id, created_at=now, **fields)
     session.add(item)
@@ -204,9 +203,8 @@ def replace_medication(
     now: datetime,
     **fields: Any,
 ) -> Medication:
-    care_team_graduate(session, actor, graduate_id, "plan.medications.update", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    _, plan = care_team_edit(
+        session, actor, graduate_id, "plan.medications.update", expected_version, now
     )
     item = get_item(session, Medication, medication_id, graduate_id)
     before = {key: getattr(item, key) for key in fields}
@@ -235,9 +233,8 @@ def remove_medication(
     expected_version: int | None,
     now: datetime,
 ) -> None:
-    care_team_graduate(session, actor, graduate_id, "plan.medications.remove", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    _, plan = care_team_edit(
+        session, actor, graduate_id, "plan.medications.remove", expected_version, now
     )
     item = get_item(session, Medication, medication_id, graduate_id)
     session.delete(item)

@@ -15,7 +15,7 @@ from api.errors import Conflict, Invalid, NotFound
 from api.graduates.models import Graduate
 from api.plans.models import PlanSkill, SkillPractice
 from api.plans.recurrence import local_day_bounds
-from api.plans.versioning import care_team_graduate, editable_plan, record_change
+from api.plans.versioning import care_team_edit, care_team_graduate, editable_plan, record_change
 from api.timeline import local_today
 
 PRACTICE_BACKDATE_LIMIT = timedelta(days=7)
@@ -112,9 +112,8 @@ def set_target(
     expected_version: int | None,
     now: datetime,
 ) -> dict[str, Any]:
-    graduate = care_team_graduate(session, actor, graduate_id, "plan.skills.update", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    graduate, plan = care_team_edit(
+        session, actor, graduate_id, "plan.skills.update", expected_version, now
     )
     row = _plan_skill(session, graduate_id, skill_id)
     before = {"skill_id": skill_id, "target_per_week": row.target_per_week}
@@ -145,9 +144,8 @@ def remove(
     expected_version: int | None,
     now: datetime,
 ) -> None:
-    care_team_graduate(session, actor, graduate_id, "plan.skills.remove", now)
-    plan = editable_plan(
-        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    _, plan = care_team_edit(
+        session, actor, graduate_id, "plan.skills.remove", expected_version, now
     )
     row = _plan_skill(session, graduate_id, skill_id)
     session.delete(row)

@@ -151,3 +151,19 @@ def care_team_graduate(
         action=action,
         now=now,
     ).graduate
+
+
+def care_team_edit(
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    action: str,
+    expected_version: int | None,
+    now: datetime,
+) -> tuple[Graduate, Plan]:
+    """The start of every change to the care team's parts: who may, and which version."""
+    graduate = care_team_graduate(session, actor, graduate_id, action, now)
+    plan = editable_plan(
+        session=session, graduate_id=graduate_id, expected_version=expected_version, now=now
+    )
+    return graduate, plan
