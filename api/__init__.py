@@ -72,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_api(app: Flask) -> None:
     from api.audit.routes import blp as audit_blp
+    from api.checkins.routes import blp as checkins_blp
     from api.content.routes import blp as content_blp
     from api.graduates.routes import blp as graduates_blp
     from api.health import blp as health_blp
@@ -87,6 +88,7 @@ def _register_api(app: Flask) -> None:
         graduates_blp,
         plans_blp,
         content_blp,
+        checkins_blp,
         audit_blp,
     ):
         api.register_blueprint(blueprint)

@@ -1,6 +1,7 @@
 """Imports every domain's models so Base.metadata knows all tables (Alembic, tests)."""
 
 from api.audit.models import AuditEvent
+from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.models import ProgramContent
 from api.graduates.models import CareTeamMember, Consent, EnrollmentCode, Graduate
 from api.plans.models import (
@@ -22,9 +23,11 @@ __all__ = [
     "AuditEvent",
     "CalendarFeed",
     "CareTeamMember",
+    "CheckIn",
     "Consent",
     "EnrollmentCode",
     "Graduate",
+    "IdempotentRequest",
     "Medication",
     "Membership",
     "Plan",

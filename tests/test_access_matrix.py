@@ -13,6 +13,12 @@ import pytest
 
 from api import create_app
 from api.graduates import enrollment
+from tests.matrix_checkins import (
+    CHECKIN_BODIES,
+    CHECKIN_EXPECTED,
+    CHECKIN_QUERIES,
+    checkin_values,
+)
 from tests.matrix_content import CONTENT_BODIES, CONTENT_EXPECTED, content_values
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
 from tests.personas import PERSONAS, everyone, row
@@ -106,7 +112,9 @@ def _spec_operations() -> list[tuple[str, str]]:
 
 OPERATIONS = _spec_operations()
 EXPECTED.update(PLAN_EXPECTED)
+EXPECTED.update(CHECKIN_EXPECTED)
 BODIES.update(PLAN_BODIES)
+BODIES.update(CHECKIN_BODIES)
 EXPECTED.update(CONTENT_EXPECTED)
 BODIES.update(CONTENT_BODIES)
 
@@ -123,9 +131,10 @@ def _url(operation: tuple[str, str], world, db, clock) -> str:
         "therapist_user_id": world.therapist_consent.user_id,
         **content_values(),
         **plan_values(world, db, clock.now()),
+        **checkin_values(world, db, clock.now()),
     }
     path = operation[1].format(**{key: str(value) for key, value in values.items()})
-    return path + QUERIES.get(operation, "")
+    return path + {**QUERIES, **CHECKIN_QUERIES}.get(operation, "")
 
 
 def _body(operation: tuple[str, str], world, db, clock) -> Any:

@@ -90,12 +90,12 @@ class Api(flask_smorest.Api):
             payload["message"] = (
                 f"Something went wrong on our side. Quote request id {g.get('request_id')}."
             )
-            return payload, code, headers
+            return _with_extras(payload), code, headers
         fields = _field_errors(payload.pop("errors", None) or {})
         if fields:
             payload["errors"] = fields
         payload.setdefault("message", _summary(fields) if fields else error.description)
-        return payload, code, headers
+        return _with_extras(payload), code, headers
 
     def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
         rt = runtime()
@@ -111,7 +111,15 @@ class Api(flask_smorest.Api):
                 now=rt.clock.now(),
             )
             rt.db.session.commit()
-        return error_body(error.status, error.message, error.errors), error.status
+        return _with_extras(error_body(error.status, error.message, error.errors)), error.status
+
+
+def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a route asked every error reply of this request to carry (the safety block)."""
+    extras = g.get("error_extras")
+    if extras is not None:
+        payload.update(extras())
+    return payload
 
 
 class Blueprint(flask_smorest.Blueprint):

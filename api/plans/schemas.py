@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from api.checkins.schemas import CheckInDue
 from api.extensions.smorest import Schema, StrictBoolean
 from api.programs.schemas import PHONE, CrisisLine
 
@@ -235,13 +236,6 @@ class PhaseCard(Schema):
     title = fields.String()
     summary = fields.String()
     body = fields.String()
-
-
-class CheckInDue(Schema):
-    questionnaire = fields.String()
-    due_date = fields.Date()
-    closes_at = fields.AwareDateTime()
-    optional = fields.Boolean()
 
 
 class SkillDue(PlanSkill):

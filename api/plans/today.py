@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import access, timeline
 from api.auth import Actor
+from api.checkins import schedule
 from api.content.loader import Card
 from api.plans import appointments, skills
 from api.plans.recurrence import local_day_bounds
@@ -52,12 +53,7 @@ def today(
         "skills_due": skills.due_today(
             session=session, graduate=graduate, catalogue=content, now=now
         ),
-        "check_ins_due": timeline.scheduled_check_ins(
-            graduation_date=graduate.graduation_date,
-            timezone=graduate.timezone,
-            substance_use=graduate.substance_use,
-            now=now,
-        ),
+        "check_ins_due": schedule.due(session=session, graduate=graduate, now=now),
         "safety_plan_url": f"/api/v1/graduates/{graduate.id}/plan#safety_plan",
     }
 

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import g, request
+from flask.views import MethodView
+
+from api.checkins import safety, schedule, scoring, service
+from api.checkins.schemas import (
+    CheckIn,
+    CheckInCreate,
+    CheckInDue,
+    CheckInQuery,
+    CheckInResult,
+    Trend,
+    TrendQuery,
+)
+from api.extensions.smorest import Blueprint, SelectPage
+from api.runtime import runtime
+
+blp = Blueprint("check-ins", __name__, url_prefix="/api/v1", description="Check-ins and trends")
+GRADUATE = "/graduates/<uuid:graduate_id>"
+CLINICAL_READERS = ("graduate", "staff", "therapist")
+
+
+def safety_first(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Before sign-in or validation can fail: a body that says the person is not safe makes
+    every reply carry the safety block, so a phone with a wrong clock still shows 988."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if scoring.screens_positive(runtime().content, request.get_json(force=True, silent=True)):
+            g.error_extras = _safety_for_error
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _safety_for_error() -> dict[str, Any]:
+    actor = g.get("actor")
+    return {
+        "safety": safety.block_whatever_happens(
+            session=runtime().db.session, graduate_id=actor.graduate_id if actor else None
+        )
+    }
+
+
+@blp.route(f"{GRADUATE}/check-ins")
+class CheckIns(MethodView):
+    @safety_first
+    @blp.requires("graduate")
+    @blp.arguments(CheckInCreate)
+    @blp.response(201, CheckInResult)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, body: dict, graduate_id: uuid.UUID):
+        """Submit a check-in (Idempotency-Key header optional; answered_at up to 7 days back)."""
+        rt = runtime()
+        reply, replayed = service.submit(
+            session=rt.db.session,
+            actor=g.actor,
+            graduate_id=graduate_id,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            library=rt.content,
+            now=rt.clock.now(),
+            **body,
+        )
+        return reply, {"Idempotent-Replayed": "true"} if replayed else {}
+
+    @blp.requires(*CLINICAL_READERS)
+    @blp.arguments(CheckInQuery, location="query")
+    @blp.response(200, CheckIn(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, query: dict, graduate_id: uuid.UUID):
+        """History, newest first, with item-level answers (therapists: with consent)."""
+        rt = runtime()
+        return service.history(
+            session=rt.db.session,
+            actor=g.actor,
+            graduate_id=graduate_id,
+            questionnaire=query.get("questionnaire"),
+            now=rt.clock.now(),
+        )
+
+
+@blp.route(f"{GRADUATE}/check-ins/due")
+class DueCheckIns(MethodView):
+    @blp.requires(*CLINICAL_READERS)
+    @blp.response(200, CheckInDue(many=True))
+    def get(self, graduate_id: uuid.UUID):
+        """Check-ins whose window is open now, in the graduate's local day."""
+        rt = runtime()
+        return schedule.due_for(
+            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+        )
+
+
+@blp.route(f"{GRADUATE}/check-ins/<uuid:check_in_id>")
+class CheckInEntry(MethodView):
+    @blp.requires(*CLINICAL_READERS)
+    @blp.response(200, CheckIn)
+    def get(self, graduate_id: uuid.UUID, check_in_id: uuid.UUID):
+        """One check-in with its item-level answers."""
+        rt = runtime()
+        return service.one(
+            session=rt.db.session,
+            actor=g.actor,
+            graduate_id=graduate_id,
+            check_in_id=check_in_id,
+            now=rt.clock.now(),
+        )
+
+
+@blp.route(f"{GRADUATE}/trends")
+class Trends(MethodView):
+    @blp.requires(*CLINICAL_READERS)
+    @blp.arguments(TrendQuery, location="query")
+    @blp.response(200, Trend)
+    def get(self, query: dict, graduate_id: uuid.UUID):
+        """Scores over time with the discharge baseline and band edges (?instrument=&from=&to=)."""
+        rt = runtime()
+        return service.trends(
+            session=rt.db.session,
+            actor=g.actor,
+            graduate_id=graduate_id,
+            instrument=query["instrument"],
+            start=query.get("start"),
+            end=query.get("end"),
+            library=rt.content,
+            now=rt.clock.now(),
+        )

@@ -1,0 +1,61 @@
+"""The safety response: the graduate's own plan, the program's crisis lines, and honesty that
+no one watches the app live. Built even when the rest of a submission is refused."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from api.graduates.models import Graduate
+from api.plans.models import Plan
+from api.programs.models import Program, default_crisis_lines
+
+log = logging.getLogger("api.safety")
+
+MESSAGE = (
+    "Thank you for telling us. Please use your safety plan now and reach out to someone. "
+    "You can call or text 988 (Suicide & Crisis Lifeline) at any hour, or call 911 if you "
+    "are in danger right now. This app is not watched live, so no one will see this answer "
+    "straight away."
+)
+
+
+def block(*, session: Session, graduate_id: uuid.UUID | None, positive: bool) -> dict[str, Any]:
+    """The `safety` object of a check-in reply: resources always, the plan when positive."""
+    resources, safety_plan = default_crisis_lines(), None
+    if graduate_id is not None:
+        found = session.execute(
+            select(Program.crisis_lines, Plan.safety_plan)
+            .select_from(Graduate)
+            .join(Program, Program.id == Graduate.program_id)
+            .outerjoin(Plan, Plan.graduate_id == Graduate.id)
+            .where(Graduate.id == graduate_id)
+        ).first()
+        if found is not None:
+            resources = found.crisis_lines or resources
+            safety_plan = found.safety_plan
+    return {
+        "positive": positive,
+        "message": MESSAGE if positive else None,
+        "resources": [_resource(line) for line in resources],
+        "safety_plan": safety_plan if positive else None,
+    }
+
+
+def block_whatever_happens(*, session: Session, graduate_id: uuid.UUID | None) -> dict[str, Any]:
+    """For error replies: if even the database fails, 988 and 911 are still shown."""
+    try:
+        return block(session=session, graduate_id=graduate_id, positive=True)
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("safety block built without the database")
+        return block(session=session, graduate_id=None, positive=True)
+
+
+def _resource(line: dict[str, Any]) -> dict[str, Any]:
+    return {"name": line.get("name"), "phone": line.get("phone"), "text": line.get("text")}

@@ -1,0 +1,152 @@
+"""Which check-ins are due now, by DOMAIN.md's cadence, in the graduate's own day.
+
+Daily: every day (expected in month 1, optional after). PHQ-9 and GAD-7: weekly in month 1,
+every 2 weeks to month 6, every 4 weeks after. BAM (substance-use care): weekly in months
+1-3, every 2 weeks after. Due dates count from graduation day (day 0, the discharge
+baseline). A full form stays open 3 days from its due date; any answer after the previous
+due date satisfies the next, so answering early is never a miss. A positive PHQ-2 or GAD-2
+in the daily check-in makes the full form due now.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import access
+from api.auth import Actor
+from api.checkins.models import CheckIn
+from api.graduates.models import Graduate
+from api.timeline import local_today, phase_for
+
+WINDOW_DAYS = 3
+EVERY_FOUR_WEEKS = 28
+FULL_FORMS = {"phq9": 28, "gad7": 28, "bam": 91}  # form -> last day of its weekly cadence
+SCREENS = {"phq2": "phq9", "gad2": "gad7"}  # daily subscale -> the full form it calls for
+SCREEN_POSITIVE_AT = 3
+LOOKBACK = timedelta(days=60)  # longer than any gap between due dates
+
+
+def is_due_date(days: int, *, weekly_until: int) -> bool:
+    if days <= 0:
+        return False
+    if days <= weekly_until:
+        return days % 7 == 0
+    if days <= 182:
+        return days % 14 == 0
+    return (days - 182) % EVERY_FOUR_WEEKS == 0
+
+
+def previous_due_day(days: int, *, weekly_until: int) -> int:
+    """The due date before day `days`, or 0 (graduation) if there is none."""
+    day = days - 1
+    while day > 0 and not is_due_date(day, weekly_until=weekly_until):
+        day -= 1
+    return max(day, 0)
+
+
+def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str, Any]]:
+    today = local_today(graduate.timezone, now)
+    days = (today - graduate.graduation_date).days
+    if days < 0:
+        return []
+    zone = zoneinfo.ZoneInfo(graduate.timezone)
+    recent = list(
+        session.execute(
+            select(CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
+            .where(CheckIn.graduate_id == graduate.id, CheckIn.answered_at >= now - LOOKBACK)
+            .order_by(CheckIn.answered_at)
+        )
+    )
+    found: dict[str, dict[str, Any]] = {}
+    if not _answered_since(recent, "daily", _midnight(today, zone)):
+        found["daily"] = _entry(
+            "daily",
+            today,
+            _midnight(today + timedelta(days=1), zone),
+            optional=phase_for(days) != "month1",
+            reason="scheduled",
+        )
+    forms = [form for form in FULL_FORMS if form != "bam" or graduate.substance_use]
+    for form in forms:
+        weekly_until = FULL_FORMS[form]
+        for back in range(WINDOW_DAYS):
+            due_day = days - back
+            if not is_due_date(due_day, weekly_until=weekly_until):
+                continue
+            previous = previous_due_day(due_day, weekly_until=weekly_until)
+            since = _midnight(graduate.graduation_date + timedelta(days=previous + 1), zone)
+            if not _answered_since(recent, form, since):
+                due_date = graduate.graduation_date + timedelta(days=due_day)
+                found[form] = _entry(
+                    form,
+                    due_date,
+                    _midnight(due_date + timedelta(days=WINDOW_DAYS), zone),
+                    optional=False,
+                    reason="scheduled",
+                )
+            break
+    for screen, form in SCREENS.items():
+        trigger = _latest_positive_screen(recent, screen, now)
+        if form not in found and trigger is not None and not _answered_since(recent, form, trigger):
+            found[form] = _entry(
+                form,
+                trigger.astimezone(zone).date(),
+                trigger + timedelta(days=WINDOW_DAYS),
+                optional=False,
+                reason="screen",
+            )
+    return list(found.values())
+
+
+def _entry(
+    questionnaire: str, due_date: date, closes_at: datetime, *, optional: bool, reason: str
+) -> dict[str, Any]:
+    return {
+        "questionnaire": questionnaire,
+        "due_date": due_date,
+        "closes_at": closes_at,
+        "optional": optional,
+        "reason": reason,
+    }
+
+
+def _answered_since(recent: Iterable[Any], questionnaire: str, since: datetime) -> bool:
+    return any(row.questionnaire == questionnaire and row.answered_at >= since for row in recent)
+
+
+def _latest_positive_screen(recent: list[Any], screen: str, now: datetime) -> datetime | None:
+    """When a daily check-in in the last 3 days last screened positive (≥3) on `screen`."""
+    opened = now - timedelta(days=WINDOW_DAYS)
+    positives = [
+        row.answered_at
+        for row in recent
+        if row.questionnaire == "daily"
+        and row.answered_at >= opened
+        and (row.subscales or {}).get(screen, 0) >= SCREEN_POSITIVE_AT
+    ]
+    return positives[-1] if positives else None
+
+
+def _midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def due_for(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
+) -> list[dict[str, Any]]:
+    graduate = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.CLINICAL,
+        action="check_in.due",
+        now=now,
+    ).graduate
+    return due(session=session, graduate=graduate, now=now)

@@ -1,0 +1,266 @@
+"""Check-ins: submit (offline-tolerant, idempotent, safety first), history and trends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from api import access
+from api.auth import Actor
+from api.checkins import safety, scoring
+from api.checkins.models import CheckIn, IdempotentRequest
+from api.content.loader import ContentLibrary, Questionnaire
+from api.errors import Conflict, Invalid, NotFound
+
+OFFLINE_LIMIT = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+TREND_INSTRUMENTS = ("phq9", "gad7", "who5", "daily", "bam")
+
+
+def submit(
+    *,
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    questionnaire: str,
+    answers: dict[str, Any],
+    answered_at: datetime,
+    idempotency_key: str | None,
+    library: ContentLibrary,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """The reply body, and whether it replays an earlier submission with the same key."""
+    graduate = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.OWN,
+        action="check_in.submit",
+        now=now,
+    ).graduate
+    request_hash = _hash(questionnaire, answers, answered_at)
+    earlier = _earlier(session, graduate_id, idempotency_key, now)
+    if earlier is not None:
+        if earlier.request_hash != request_hash:
+            raise Conflict("This Idempotency-Key was used for a different check-in.")
+        stored = earlier.response
+        return {
+            **stored,
+            "id": uuid.UUID(stored["id"]),
+            "answered_at": datetime.fromisoformat(stored["answered_at"]),
+        }, True
+
+    form = _form(library, questionnaire, substance_use=graduate.substance_use)
+    problems = scoring.answer_problems(form, answers)
+    if problems:
+        named = ", ".join(sorted(problems))
+        raise Invalid(f"Some answers need another look: {named}.", errors={"answers": problems})
+    if answered_at > now + CLOCK_SKEW:
+        raise Invalid(
+            "The answer time is in the future; check the phone's clock.",
+            errors={"answered_at": ["at most 5 minutes ahead of now"]},
+        )
+    if answered_at < now - OFFLINE_LIMIT:
+        raise Invalid(
+            "That check-in is more than 7 days old.",
+            errors={"answered_at": ["at most 7 days in the past"]},
+        )
+
+    scored = scoring.score(form, answers)
+    check_in = CheckIn(
+        graduate_id=graduate_id,
+        questionnaire=form.id,
+        form_version=form.version,
+        answered_at=answered_at,
+        submitted_at=now,
+        answers=dict(answers),
+        score=scored.score,
+        band=scored.band,
+        subscales=scored.subscales,
+        safety_positive=scored.safety_positive,
+        part2=form.part2,
+    )
+    session.add(check_in)
+    session.flush()
+    reply = {
+        "id": check_in.id,
+        "questionnaire": form.id,
+        "form_version": form.version,
+        "answered_at": answered_at,
+        "score": scored.score,
+        "band": scored.band,
+        "subscales": scored.subscales,
+        "safety": safety.block(
+            session=session, graduate_id=graduate_id, positive=scored.safety_positive
+        ),
+    }
+    if idempotency_key is not None:
+        _remember(session, graduate_id, idempotency_key, request_hash, reply, now)
+    return reply, False
+
+
+def history(
+    *,
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    questionnaire: str | None,
+    now: datetime,
+) -> Select[tuple[CheckIn]]:
+    """Newest first. Substance-use check-ins only for a caller who may see Part 2 records."""
+    found = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.CLINICAL,
+        action="check_in.list",
+        now=now,
+    )
+    statement = select(CheckIn).where(CheckIn.graduate_id == graduate_id)
+    if not found.sees_substance_use:
+        statement = statement.where(CheckIn.part2.is_(False))
+    if questionnaire is not None:
+        statement = statement.where(CheckIn.questionnaire == questionnaire)
+    return statement.order_by(CheckIn.answered_at.desc(), CheckIn.id)
+
+
+def one(
+    *,
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    check_in_id: uuid.UUID,
+    now: datetime,
+) -> CheckIn:
+    found = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.CLINICAL,
+        action="check_in.read",
+        now=now,
+    )
+    check_in = session.get(CheckIn, check_in_id)
+    if check_in is None or check_in.graduate_id != graduate_id:
+        raise NotFound("No check-in with that id.")
+    if check_in.part2 and not found.sees_substance_use:
+        access.graduate(
+            session=session,
+            actor=actor,
+            graduate_id=graduate_id,
+            need=access.Need.SUBSTANCE_USE,
+            action="check_in.read",
+            now=now,
+        )
+    return check_in
+
+
+def trends(
+    *,
+    session: Session,
+    actor: Actor,
+    graduate_id: uuid.UUID,
+    instrument: str,
+    start: datetime | None,
+    end: datetime | None,
+    library: ContentLibrary,
+    now: datetime,
+) -> dict[str, Any]:
+    """Points to chart, with the discharge baseline and the band edges to draw behind them."""
+    need = access.Need.SUBSTANCE_USE if instrument == "bam" else access.Need.CLINICAL
+    graduate = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=need,
+        action="check_in.trends",
+        now=now,
+    ).graduate
+    statement = select(CheckIn).where(
+        CheckIn.graduate_id == graduate_id, CheckIn.questionnaire == instrument
+    )
+    if start is not None:
+        statement = statement.where(CheckIn.answered_at >= start)
+    if end is not None:
+        statement = statement.where(CheckIn.answered_at < end)
+    form = library.questionnaire(instrument)
+    baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}.get(instrument)
+    return {
+        "instrument": instrument,
+        "baseline": baseline,
+        "bands": [{"band": b.band, "min": b.min, "max": b.max} for b in form.bands] if form else [],
+        "points": [
+            {
+                "id": point.id,
+                "answered_at": point.answered_at,
+                "score": point.score,
+                "band": point.band,
+                "subscales": point.subscales,
+                "mood": point.answers.get("daily-mood") if instrument == "daily" else None,
+            }
+            for point in session.scalars(statement.order_by(CheckIn.answered_at))
+        ],
+    }
+
+
+def _form(library: ContentLibrary, questionnaire: str, *, substance_use: bool) -> Questionnaire:
+    form = library.questionnaire(questionnaire)
+    if form is None or not form.standalone:
+        raise Invalid("Unknown questionnaire.", errors={"questionnaire": ["not a check-in form"]})
+    if form.part2 and not substance_use:
+        raise Invalid(
+            "This check-in is for people in substance-use recovery care.",
+            errors={"questionnaire": ["not part of this graduate's care"]},
+        )
+    return form
+
+
+def _hash(questionnaire: str, answers: dict[str, Any], answered_at: datetime) -> str:
+    canonical = json.dumps(
+        {"q": questionnaire, "a": answers, "t": answered_at.isoformat()}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earlier(
+    session: Session, graduate_id: uuid.UUID, key: str | None, now: datetime
+) -> IdempotentRequest | None:
+    if key is None:
+        return None
+    found = session.scalar(
+        select(IdempotentRequest).where(
+            IdempotentRequest.graduate_id == graduate_id, IdempotentRequest.key == key
+        )
+    )
+    if found is not None and found.created_at <= now - IDEMPOTENCY_WINDOW:
+        session.delete(found)  # an expired key is free to use again
+        session.flush()
+        return None
+    return found
+
+
+def _remember(
+    session: Session,
+    graduate_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    reply: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        IdempotentRequest(
+            graduate_id=graduate_id,
+            key=key,
+            request_hash=request_hash,
+            response=json.loads(json.dumps(reply, default=str)),
+            created_at=now,
+        )
+    )
+    session.flush()
