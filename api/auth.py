@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import Forbidden, Unauthorized
 from api.graduates.models import Graduate
-from api.programs.models import Membership, Role
+from api.programs.models import Membership, Program, Role
 from api.users.models import User
 
 # firebase-admin's maximum; emulator tokens get no exp check from it at all.
@@ -140,26 +140,43 @@ def authenticate(
 ) -> Actor:
     claims = verifier.verify(bearer_token(header))
     check_claims(claims, project_id=project_id, now=now)
-    user = _user_for(session=session, uid=str(claims["sub"]), email=str(claims["email"]), now=now)
+    uid, email = str(claims["sub"]), str(claims["email"]).strip().lower()
+    known = _known(session, uid)
+    if not known or known[0].User.email != email:
+        _user_for(session=session, uid=uid, email=email, now=now)
+        known = _known(session, uid)
+    user = known[0].User
     if user.tokens_valid_after is not None and signed_in_at(claims) <= user.tokens_valid_after:
         raise Unauthorized("This sign-in was revoked; sign in again.")
-    memberships = session.execute(
-        select(Membership.program_id, Membership.role).where(Membership.user_id == user.id)
-    ).all()
-    graduate_id = session.scalar(select(Graduate.id).where(Graduate.user_id == user.id))
+    graduate = known[0].Graduate
     return Actor(
         user_id=user.id,
         email=user.email,
-        memberships=tuple((program_id, role) for program_id, role in memberships),
-        graduate_id=graduate_id,
+        memberships=tuple(
+            (row.program_id, row.role) for row in known if row.program_id is not None
+        ),
+        graduate_id=graduate.id if graduate is not None else None,
         request_id=request_id,
         route=route,
     )
 
 
+def _known(session: Session, uid: str) -> list[Any]:
+    """The user, their graduate record (and its program) and memberships in one query; the
+    records stay in the session, so the access check that follows needs no query of its own."""
+    return list(
+        session.execute(
+            select(User, Graduate, Program, Membership.program_id, Membership.role)
+            .outerjoin(Graduate, Graduate.user_id == User.id)
+            .outerjoin(Program, Program.id == Graduate.program_id)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .where(User.firebase_uid == uid)
+        )
+    )
+
+
 def _user_for(*, session: Session, uid: str, email: str, now: datetime) -> User:
     """Find or create the user; a new or changed verified email claims its invitations."""
-    email = email.strip().lower()
     user = session.scalar(select(User).where(User.firebase_uid == uid))
     if user is None:
         # The same verified email under a new Firebase account (account recreated).

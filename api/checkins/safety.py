@@ -28,17 +28,14 @@ MESSAGE = (
 def block(*, session: Session, graduate_id: uuid.UUID | None, positive: bool) -> dict[str, Any]:
     """The `safety` object of a check-in reply: resources always, the plan when positive."""
     resources, safety_plan = default_crisis_lines(), None
-    if graduate_id is not None:
-        found = session.execute(
-            select(Program.crisis_lines, Plan.safety_plan)
-            .select_from(Graduate)
-            .join(Program, Program.id == Graduate.program_id)
-            .outerjoin(Plan, Plan.graduate_id == Graduate.id)
-            .where(Graduate.id == graduate_id)
-        ).first()
-        if found is not None:
-            resources = found.crisis_lines or resources
-            safety_plan = found.safety_plan
+    graduate = session.get(Graduate, graduate_id) if graduate_id is not None else None
+    if graduate is not None:
+        # Usually already in the session from sign-in: no query unless the answer is positive.
+        resources = session.get_one(Program, graduate.program_id).crisis_lines or resources
+        if positive:
+            safety_plan = session.scalar(
+                select(Plan.safety_plan).where(Plan.graduate_id == graduate.id)
+            )
     return {
         "positive": positive,
         "message": MESSAGE if positive else None,

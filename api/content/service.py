@@ -95,6 +95,10 @@ class ProgramCatalogue:
         found = _visible_skills(session, self.library, [program_id])
         return next((s for s in found if s.id == skill_id), None)
 
+    def skill_titles(self, *, session: Session, program_id: uuid.UUID) -> dict[str, str]:
+        """Every skill the program shows, id to title, in one query."""
+        return {s.id: s.title for s in _visible_skills(session, self.library, [program_id])}
+
     def skill_title(self, *, session: Session, program_id: uuid.UUID, skill_id: str) -> str | None:
         found = self.skill(session=session, program_id=program_id, skill_id=skill_id)
         return found.title if found else None

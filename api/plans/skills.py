@@ -28,23 +28,25 @@ class SkillCatalogue(Protocol):
         self, *, session: Session, program_id: uuid.UUID, skill_id: str
     ) -> str | None: ...
 
+    def skill_titles(self, *, session: Session, program_id: uuid.UUID) -> dict[str, str]: ...
+
 
 def for_plan(
     *, session: Session, graduate: Graduate, catalogue: SkillCatalogue
 ) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(PlanSkill)
-        .where(PlanSkill.graduate_id == graduate.id)
-        .order_by(PlanSkill.created_at, PlanSkill.skill_id)
+    rows = list(
+        session.scalars(
+            select(PlanSkill)
+            .where(PlanSkill.graduate_id == graduate.id)
+            .order_by(PlanSkill.created_at, PlanSkill.skill_id)
+        )
     )
+    titles = catalogue.skill_titles(session=session, program_id=graduate.program_id) if rows else {}
     return [
         {
-            "skill_id": row.skill_id,
             # A skill the program hid after it was planned keeps its id as a title.
-            "title": catalogue.skill_title(
-                session=session, program_id=graduate.program_id, skill_id=row.skill_id
-            )
-            or row.skill_id,
+            "skill_id": row.skill_id,
+            "title": titles.get(row.skill_id, row.skill_id),
             "target_per_week": row.target_per_week,
         }
         for row in rows
