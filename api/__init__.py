@@ -74,6 +74,7 @@ def _register_api(app: Flask) -> None:
     from api.audit.routes import blp as audit_blp
     from api.checkins.routes import blp as checkins_blp
     from api.content.routes import blp as content_blp
+    from api.flags.routes import blp as flags_blp
     from api.graduates.routes import blp as graduates_blp
     from api.health import blp as health_blp
     from api.plans.routes import blp as plans_blp
@@ -89,6 +90,7 @@ def _register_api(app: Flask) -> None:
         plans_blp,
         content_blp,
         checkins_blp,
+        flags_blp,
         audit_blp,
     ):
         api.register_blueprint(blueprint)

@@ -3,6 +3,7 @@
 from api.audit.models import AuditEvent
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.models import ProgramContent
+from api.flags.models import Flag, FlagEvent
 from api.graduates.models import CareTeamMember, Consent, EnrollmentCode, Graduate
 from api.plans.models import (
     Appointment,
@@ -26,6 +27,8 @@ __all__ = [
     "CheckIn",
     "Consent",
     "EnrollmentCode",
+    "Flag",
+    "FlagEvent",
     "Graduate",
     "IdempotentRequest",
     "Medication",

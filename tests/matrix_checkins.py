@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from api.checkins.models import CheckIn
+from api.flags.models import Flag
 from tests.personas import row
 
 G = "/api/v1/graduates/{graduate_id}"
@@ -57,4 +58,59 @@ def checkin_values(world, db, now: datetime) -> dict[str, Any]:
     )
     db.add(check_in)
     db.flush()
-    return {"check_in_id": check_in.id}
+    return {"check_in_id": check_in.id, **flag_values(world, db, now)}
+
+
+def flag_rows() -> dict[tuple[str, str], dict[str, int]]:
+    """Flags: staff and consenting therapists; a flag one may not see is 404 by id."""
+    one = row(
+        403,
+        therapist_consent=200,
+        therapist_no_consent=404,
+        therapist_unlinked=404,
+        staff=200,
+        other_staff=404,
+    )
+    return {
+        ("GET", "/api/v1/flags"): row(
+            403,
+            therapist_consent=200,
+            therapist_no_consent=200,
+            therapist_unlinked=200,
+            staff=200,
+            other_staff=200,
+        ),
+        ("GET", "/api/v1/flags/{flag_id}"): one,
+        ("POST", "/api/v1/flags/{flag_id}/acknowledge"): one,
+        ("POST", "/api/v1/flags/{flag_id}/resolve"): one,
+        ("POST", f"{G}/contact-requests"): row(403, graduate=201, other_graduate=404),
+    }
+
+
+CHECKIN_EXPECTED.update(flag_rows())
+CHECKIN_BODIES.update(
+    {
+        ("POST", "/api/v1/flags/{flag_id}/acknowledge"): {"note": "called them"},
+        ("POST", "/api/v1/flags/{flag_id}/resolve"): {"outcome": "monitor", "note": "stable"},
+    }
+)
+
+
+def flag_values(world, db, now: datetime) -> dict[str, Any]:
+    flag = Flag(
+        graduate_id=world.graduate.id,
+        program_id=world.program.id,
+        kind="watch",
+        source="mood",
+        status="open",
+        rule="phq9_rise_from_baseline",
+        rules_version="domain-2026.1",
+        explanation="PHQ-9 rose.",
+        evidence=[],
+        details={},
+        raised_at=now,
+        updated_at=now,
+    )
+    db.add(flag)
+    db.flush()
+    return {"flag_id": flag.id}

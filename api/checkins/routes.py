@@ -19,6 +19,7 @@ from api.checkins.schemas import (
     TrendQuery,
 )
 from api.extensions.smorest import Blueprint, SelectPage
+from api.flags import service as flags
 from api.runtime import runtime
 
 blp = Blueprint("check-ins", __name__, url_prefix="/api/v1", description="Check-ins and trends")
@@ -39,11 +40,18 @@ def safety_first(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _safety_for_error() -> dict[str, Any]:
+def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
+    """The safety block for a refused submission; a signed-in graduate's care team is told
+    all the same, with the reason the rest was refused."""
+    rt = runtime()
     actor = g.get("actor")
+    graduate_id = actor.graduate_id if actor else None
+    told = graduate_id is not None and flags.raise_for_refused_submission(
+        session=rt.db.session, graduate_id=graduate_id, refused=reply, now=rt.clock.now()
+    )
     return {
         "safety": safety.block_whatever_happens(
-            session=runtime().db.session, graduate_id=actor.graduate_id if actor else None
+            session=rt.db.session, graduate_id=graduate_id, care_team_told=told
         )
     }
 

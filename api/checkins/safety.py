@@ -16,6 +16,7 @@ from api.plans.models import Plan
 from api.programs.models import Program, default_crisis_lines
 
 log = logging.getLogger("api.safety")
+CARE_TEAM_TOLD = " We have let your care team know."
 
 MESSAGE = (
     "Thank you for telling us. Please use your safety plan now and reach out to someone. "
@@ -25,7 +26,13 @@ MESSAGE = (
 )
 
 
-def block(*, session: Session, graduate_id: uuid.UUID | None, positive: bool) -> dict[str, Any]:
+def block(
+    *,
+    session: Session,
+    graduate_id: uuid.UUID | None,
+    positive: bool,
+    care_team_told: bool = False,
+) -> dict[str, Any]:
     """The `safety` object of a check-in reply: resources always, the plan when positive."""
     resources, safety_plan = default_crisis_lines(), None
     graduate = session.get(Graduate, graduate_id) if graduate_id is not None else None
@@ -38,16 +45,20 @@ def block(*, session: Session, graduate_id: uuid.UUID | None, positive: bool) ->
             )
     return {
         "positive": positive,
-        "message": MESSAGE if positive else None,
+        "message": (MESSAGE + (CARE_TEAM_TOLD if care_team_told else "")) if positive else None,
         "resources": [_resource(line) for line in resources],
         "safety_plan": safety_plan if positive else None,
     }
 
 
-def block_whatever_happens(*, session: Session, graduate_id: uuid.UUID | None) -> dict[str, Any]:
+def block_whatever_happens(
+    *, session: Session, graduate_id: uuid.UUID | None, care_team_told: bool
+) -> dict[str, Any]:
     """For error replies: if even the database fails, 988 and 911 are still shown."""
     try:
-        return block(session=session, graduate_id=graduate_id, positive=True)
+        return block(
+            session=session, graduate_id=graduate_id, positive=True, care_team_told=care_team_told
+        )
     except SQLAlchemyError:
         session.rollback()
         log.warning("safety block built without the database")

@@ -17,6 +17,7 @@ from api.checkins import safety, scoring
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
 from api.errors import Conflict, Invalid, NotFound
+from api.flags import service as flags
 
 OFFLINE_LIMIT = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -89,6 +90,7 @@ def submit(
     )
     session.add(check_in)
     session.flush()
+    raised = flags.evaluate_check_in(session=session, graduate=graduate, check_in=check_in, now=now)
     reply = {
         "id": check_in.id,
         "questionnaire": form.id,
@@ -98,7 +100,10 @@ def submit(
         "band": scored.band,
         "subscales": scored.subscales,
         "safety": safety.block(
-            session=session, graduate_id=graduate_id, positive=scored.safety_positive
+            session=session,
+            graduate_id=graduate_id,
+            positive=scored.safety_positive,
+            care_team_told=any(flag.kind == "urgent" for flag in raised),
         ),
     }
     if idempotency_key is not None:

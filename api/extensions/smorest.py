@@ -118,7 +118,7 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
     """What a route asked every error reply of this request to carry (the safety block)."""
     extras = g.get("error_extras")
     if extras is not None:
-        payload.update(extras())
+        payload.update(extras(payload))
     return payload
 
 

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UUIDPrimaryKey
+
+# A flag is open until resolved: one open or acknowledged flag per graduate, kind and
+# source (urgent excepted), enforced by the database so racing evaluations cannot double it.
+ONE_OPEN = text("status <> 'resolved' AND kind <> 'urgent'")
+
+
+class Flag(UUIDPrimaryKey, Base):
+    """A signal that a graduate may need more support, explained and routed to a person."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        Index(
+            "uq_flags_one_open_per_kind",
+            "graduate_id",
+            "kind",
+            "source",
+            unique=True,
+            sqlite_where=ONE_OPEN,
+            postgresql_where=ONE_OPEN,
+        ),
+        Index("ix_flags_program_id_status", "program_id", "status"),
+        Index("ix_flags_graduate_id_kind_resolved_at", "graduate_id", "kind", "resolved_at"),
+    )
+
+    graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id"))
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # mood, or substance_use (42 CFR Part 2)
+    status: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(60))
+    rules_version: Mapped[str] = mapped_column(String(40))
+    explanation: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[uuid.UUID | None]
+    escalated_at: Mapped[datetime | None]
+
+
+class FlagEvent(UUIDPrimaryKey, Base):
+    """Every state change of a flag: who, when, what."""
+
+    __tablename__ = "flag_events"
+
+    flag_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("flags.id"), index=True)
+    at: Mapped[datetime]
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,310 @@
+"""Raising, merging and routing flags, and the clinician's decision on them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, or_, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from api import access
+from api.auth import Actor
+from api.checkins.models import CheckIn
+from api.errors import Conflict, NotFound
+from api.flags import rules as flag_rules
+from api.flags.models import Flag, FlagEvent
+from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.programs.models import Membership, Role
+
+log = logging.getLogger("api.flags")
+OPEN = ("open", "acknowledged")
+UNMERGED = ("urgent",)  # every positive safety answer is its own flag
+# Never held back by a cooldown: safety answers, and a graduate's own ask to talk.
+UNCOOLED = ("urgent", "contact_request")
+OUTCOMES = ("stepped_up", "more_outpatient", "medication_review", "monitor", "no_action")
+FLAG_NOT_FOUND = "No flag with that id."
+
+
+def evaluate_check_in(
+    *, session: Session, graduate: Graduate, check_in: CheckIn, now: datetime
+) -> list[Flag]:
+    """Run the rules for a newly scored check-in, in the same transaction."""
+    latest = session.scalars(
+        select(CheckIn)
+        .where(
+            CheckIn.graduate_id == graduate.id,
+            CheckIn.questionnaire == check_in.questionnaire,
+            CheckIn.answered_at <= check_in.answered_at,
+        )
+        .order_by(CheckIn.answered_at.desc(), (CheckIn.id == check_in.id).desc())
+        .limit(3)
+    ).all()
+    points = [_point(item) for item in [check_in, *[c for c in latest if c.id != check_in.id]][:3]]
+    baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
+    rules = flag_rules.DEFAULT_RULES
+    return [
+        flag
+        for signal in flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
+        if (flag := raise_signal(session=session, graduate=graduate, signal=signal, now=now))
+    ]
+
+
+def raise_signal(
+    *,
+    session: Session,
+    graduate: Graduate,
+    signal: flag_rules.Signal,
+    now: datetime,
+    rules: flag_rules.Rules = flag_rules.DEFAULT_RULES,
+) -> Flag | None:
+    """A new flag, or the open one of its kind updated; None if a cooldown holds it back."""
+    if signal.kind not in UNMERGED:
+        existing = _open(session, graduate.id, signal.kind, signal.source)
+        if existing is not None:
+            return _merge(session, existing, signal, now)
+        if signal.kind == "watch" and _open(session, graduate.id, "step_up", signal.source):
+            return None  # a step-up review is already open: it says more than a watch would
+        if signal.kind not in UNCOOLED and _cooling_down(session, graduate.id, signal, now, rules):
+            return None
+    flag = Flag(
+        graduate_id=graduate.id,
+        program_id=graduate.program_id,
+        kind=signal.kind,
+        source=signal.source,
+        status="open",
+        rule=signal.rule,
+        rules_version=rules.version,
+        explanation=signal.explanation,
+        evidence=[str(i) for i in signal.evidence],
+        details=signal.details,
+        raised_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(flag)
+            session.flush()
+    except IntegrityError:
+        # Another evaluation raised the same kind a moment ago: merge into that one.
+        existing = _open(session, graduate.id, signal.kind, signal.source)
+        return _merge(session, existing, signal, now) if existing else None
+    _event(session, flag, None, "raised", {"rule": signal.rule}, now)
+    if signal.kind == "step_up":
+        watch = _open(session, graduate.id, "watch", signal.source)
+        if watch is not None:
+            watch.status, watch.outcome = "resolved", "superseded"
+            watch.resolved_at, watch.updated_at, watch.superseded_by = now, now, flag.id
+            _event(session, watch, None, "superseded", {"by": str(flag.id)}, now)
+    return flag
+
+
+def raise_for_refused_submission(
+    *, session: Session, graduate_id: uuid.UUID, refused: dict[str, Any], now: datetime
+) -> bool:
+    """A positive safety answer raises its urgent flag even when the submission is refused
+    (no check-in to cite; `details` says why). Committed on its own: the request failed."""
+    try:
+        graduate = session.get(Graduate, graduate_id)
+        if graduate is None:
+            return False
+        raise_signal(
+            session=session,
+            graduate=graduate,
+            now=now,
+            signal=flag_rules.Signal(
+                "urgent",
+                "mood",
+                "safety_answer",
+                "Gave a safety answer that needs follow-up (PHQ-9 question 9, or \"I'm not "
+                'safe right now") in a check-in the app could not accept.',
+                {"refused": {"code": refused.get("code"), "message": refused.get("message")}},
+                (),
+            ),
+        )
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("could not raise the urgent flag for a refused submission")
+        return False
+    return True
+
+
+def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
+    flag.evidence = list(dict.fromkeys([*flag.evidence, *(str(i) for i in signal.evidence)]))
+    flag.explanation, flag.details, flag.updated_at = signal.explanation, signal.details, now
+    _event(session, flag, None, "updated", {"rule": signal.rule}, now)
+    return flag
+
+
+def _cooling_down(
+    session: Session,
+    graduate_id: uuid.UUID,
+    signal: flag_rules.Signal,
+    now: datetime,
+    rules: flag_rules.Rules,
+) -> bool:
+    """After a clinician resolves a flag, nothing as or less severe returns for a while."""
+    recent = session.scalars(
+        select(Flag.kind).where(
+            Flag.graduate_id == graduate_id,
+            Flag.source == signal.source,
+            Flag.status == "resolved",
+            Flag.outcome != "superseded",
+            Flag.kind != "urgent",
+            Flag.resolved_at > now - timedelta(days=rules.cooldown_days),
+        )
+    ).all()
+    severity = flag_rules.SEVERITY[signal.kind]
+    return any(flag_rules.SEVERITY[kind] >= severity for kind in recent)
+
+
+def _open(session: Session, graduate_id: uuid.UUID, kind: str, source: str) -> Flag | None:
+    return session.scalar(
+        select(Flag).where(
+            Flag.graduate_id == graduate_id,
+            Flag.kind == kind,
+            Flag.source == source,
+            Flag.status.in_(OPEN),
+        )
+    )
+
+
+def _point(check_in: CheckIn) -> flag_rules.Point:
+    return flag_rules.Point(
+        id=check_in.id,
+        questionnaire=check_in.questionnaire,
+        score=check_in.score,
+        subscales=check_in.subscales,
+        answers=check_in.answers,
+        safety_positive=check_in.safety_positive,
+    )
+
+
+def _event(
+    session: Session,
+    flag: Flag,
+    actor: Actor | None,
+    action: str,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        FlagEvent(
+            flag_id=flag.id,
+            at=now,
+            actor_user_id=actor.user_id if actor else None,
+            action=action,
+            details=details,
+        )
+    )
+
+
+# --- what clinicians see and do ------------------------------------------------------
+
+
+def visible(
+    *, actor: Actor, status: str | None, graduate_id: uuid.UUID | None
+) -> Select[tuple[Flag]]:
+    """Most severe first, then oldest; without a status, open and acknowledged ones."""
+    statement = _visible_to(actor).where(Flag.status == status if status else Flag.status.in_(OPEN))
+    if graduate_id is not None:
+        statement = statement.where(Flag.graduate_id == graduate_id)
+    severity = case({kind: rank for rank, kind in enumerate(flag_rules.KINDS)}, value=Flag.kind)
+    return statement.order_by(severity, Flag.raised_at, Flag.id)
+
+
+def _visible_to(actor: Actor) -> Select[tuple[Flag]]:
+    """Staff: their programs' flags. Therapists: their consenting graduates' flags, and
+    substance-use flags only under the Part 2 consent."""
+    consented = (
+        select(Consent.graduate_id, Consent.share_substance_use)
+        .join(CareTeamMember, CareTeamMember.graduate_id == Consent.graduate_id)
+        .join(Membership, Membership.id == CareTeamMember.membership_id)
+        .where(
+            Consent.therapist_user_id == actor.user_id,
+            Consent.share_check_ins.is_(True),
+            Membership.user_id == actor.user_id,
+            Membership.role == Role.THERAPIST,
+        )
+        .subquery()
+    )
+    as_therapist = Flag.graduate_id.in_(select(consented.c.graduate_id)) & or_(
+        Flag.source != "substance_use",
+        Flag.graduate_id.in_(
+            select(consented.c.graduate_id).where(consented.c.share_substance_use.is_(True))
+        ),
+    )
+    return select(Flag).where(
+        or_(Flag.program_id.in_(actor.programs_with(Role.STAFF)), as_therapist)
+    )
+
+
+def get(*, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime) -> Flag:
+    """A flag the caller may see (404 otherwise: they may not learn it exists); audited."""
+    flag = session.scalar(_visible_to(actor).where(Flag.id == flag_id))
+    if flag is None:
+        raise NotFound(FLAG_NOT_FOUND)
+    access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=flag.graduate_id,
+        need=access.Need.SUBSTANCE_USE if flag.source == "substance_use" else access.Need.CLINICAL,
+        action="flag.read",
+        now=now,
+    )
+    return flag
+
+
+def acknowledge(
+    *, session: Session, actor: Actor, flag_id: uuid.UUID, note: str | None, now: datetime
+) -> Flag:
+    flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
+    if flag.status == "resolved":
+        raise Conflict("This flag is already resolved.")
+    if flag.status == "open":
+        flag.status, flag.acknowledged_at, flag.updated_at = "acknowledged", now, now
+        _event(session, flag, actor, "acknowledged", {"with_note": bool(note)}, now)
+    return flag
+
+
+def resolve(
+    *, session: Session, actor: Actor, flag_id: uuid.UUID, outcome: str, note: str, now: datetime
+) -> Flag:
+    flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
+    if flag.status == "resolved":
+        raise Conflict("This flag is already resolved.")
+    flag.status, flag.outcome, flag.note = "resolved", outcome, note
+    flag.resolved_at, flag.updated_at = now, now
+    _event(session, flag, actor, "resolved", {"outcome": outcome}, now)
+    return flag
+
+
+def request_contact(
+    *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
+) -> None:
+    """ "I'd like to talk to someone": a flag for the care team, never an alarm for the graduate."""
+    graduate = access.graduate(
+        session=session,
+        actor=actor,
+        graduate_id=graduate_id,
+        need=access.Need.OWN,
+        action="contact_request",
+        now=now,
+    ).graduate
+    raise_signal(
+        session=session,
+        graduate=graduate,
+        now=now,
+        signal=flag_rules.Signal(
+            "contact_request",
+            "mood",
+            "graduate_asked",
+            "Asked in the app to talk to someone from their care team.",
+            {},
+            (),
+        ),
+    )
