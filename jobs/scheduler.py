@@ -10,9 +10,11 @@ from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.flags import time_rules
 from api.graduates import enrollment
 
 log = logging.getLogger("jobs")
@@ -28,6 +30,10 @@ JOBS: dict[str, Job] = {
     "enrollment-codes.purge-expired": Job(
         enrollment.purge_expired, CronTrigger(hour=3, minute=17, timezone="UTC")
     ),
+    # Once a day, mid-morning across the US: missed forms, inactivity, missed appointments.
+    "flags.time-rules": Job(time_rules.run_daily, CronTrigger(hour=15, minute=5, timezone="UTC")),
+    # Escalation never waits for office hours.
+    "flags.escalate": Job(time_rules.escalate, IntervalTrigger(minutes=5)),
 }
 
 

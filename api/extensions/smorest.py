@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from api.audit import service as audit
 from api.auth import authenticate
 from api.errors import Conflict, DomainError, Forbidden
+from api.graduates import service as graduates
 from api.runtime import runtime
 
 BEARER = {"bearerAuth": []}
@@ -148,6 +149,10 @@ class Blueprint(flask_smorest.Blueprint):
                 )
                 if roles and not g.actor.roles & set(roles):
                     raise Forbidden(f"This is for {' or '.join(roles)} accounts only.")
+                if g.actor.graduate_id is not None:
+                    graduates.note_activity(
+                        session=session, graduate_id=g.actor.graduate_id, now=rt.clock.now()
+                    )
                 try:
                     result = view(*args, **kwargs)
                     session.commit()

@@ -29,6 +29,8 @@ class Graduate(UUIDPrimaryKey, Base):
     baseline_phq9: Mapped[int]
     baseline_gad7: Mapped[int]
     created_at: Mapped[datetime]
+    # Any request the graduate makes, to the hour: the disengagement rule reads it.
+    last_active_at: Mapped[datetime | None]
 
 
 class CareTeamMember(UUIDPrimaryKey, Base):

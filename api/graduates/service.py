@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -235,3 +235,14 @@ def _add_therapist(
     session.add(member)
     session.flush()
     return member
+
+
+ACTIVITY_RESOLUTION = timedelta(hours=1)
+
+
+def note_activity(*, session: Session, graduate_id: uuid.UUID, now: datetime) -> None:
+    """Record that the graduate used the app; at most one write an hour."""
+    graduate = session.get(Graduate, graduate_id)
+    last = graduate.last_active_at if graduate else None
+    if graduate is not None and (last is None or last <= now - ACTIVITY_RESOLUTION):
+        graduate.last_active_at = now
