@@ -81,6 +81,7 @@ def flag_rows() -> dict[tuple[str, str], dict[str, int]]:
             other_staff=200,
         ),
         ("GET", "/api/v1/flags/{flag_id}"): one,
+        ("GET", "/api/v1/flags/{flag_id}/events"): one,
         ("POST", "/api/v1/flags/{flag_id}/acknowledge"): one,
         ("POST", "/api/v1/flags/{flag_id}/resolve"): one,
         ("POST", f"{G}/contact-requests"): row(403, graduate=201, other_graduate=404),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from api.flags.models import Flag
 from tests import factories
 
 GRADUATION = date(2026, 11, 2)  # a Monday; day 7 is 2026-11-09
@@ -107,3 +109,16 @@ def test_a_positive_phq2_makes_the_phq9_due_now(graduate, clock):
 def test_nothing_is_due_before_graduation(graduate, clock):
     clock.set(at_local_noon(-2))
     assert graduate.due() == {}
+
+
+def test_an_open_watch_brings_back_month_1_intensity(graduate, clock, db):
+    clock.set(at_local_noon(49))  # months 2-3: fortnightly forms, optional daily
+    assert set(graduate.due()) == {"daily"}
+    assert graduate.due()["daily"]["optional"] is True
+    graduate.answer("phq9", {**PHQ9_ZERO, "phq9-1": 3, "phq9-2": 3, "phq9-3": 3, "phq9-4": 3})
+    assert db.scalar(select(Flag.kind)) == "watch"
+    clock.set(at_local_noon(56))
+    assert "phq9" in graduate.due()
+    clock.set(at_local_noon(63))  # not a fortnightly date: weekly while the watch is open
+    due = graduate.due()
+    assert {"phq9", "gad7"} <= set(due) and due["daily"]["optional"] is False

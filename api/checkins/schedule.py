@@ -5,7 +5,8 @@ every 2 weeks to month 6, every 4 weeks after. BAM (substance-use care): weekly 
 1-3, every 2 weeks after. Due dates count from graduation day (day 0, the discharge
 baseline). A full form stays open 3 days from its due date; any answer after the previous
 due date satisfies the next, so answering early is never a miss. A positive PHQ-2 or GAD-2
-in the daily check-in makes the full form due now.
+in the daily check-in makes the full form due now. While a watch or step-up flag is open,
+month-1 intensity returns: daily expected, every full form weekly.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from api import access
 from api.auth import Actor
 from api.checkins.models import CheckIn
+from api.flags.models import Flag
 from api.graduates.models import Graduate
 from api.timeline import local_today, phase_for
 
@@ -64,18 +66,31 @@ def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str
             .order_by(CheckIn.answered_at)
         )
     )
+    # An open watch or step-up brings back month-1 intensity until a clinician closes it.
+    intensified = (
+        session.scalar(
+            select(Flag.id)
+            .where(
+                Flag.graduate_id == graduate.id,
+                Flag.kind.in_(("watch", "step_up")),
+                Flag.status.in_(("open", "acknowledged")),
+            )
+            .limit(1)
+        )
+        is not None
+    )
     found: dict[str, dict[str, Any]] = {}
     if not _answered_since(recent, "daily", _midnight(today, zone)):
         found["daily"] = _entry(
             "daily",
             today,
             _midnight(today + timedelta(days=1), zone),
-            optional=phase_for(days) != "month1",
+            optional=phase_for(days) != "month1" and not intensified,
             reason="scheduled",
         )
     forms = [form for form in FULL_FORMS if form != "bam" or graduate.substance_use]
     for form in forms:
-        weekly_until = FULL_FORMS[form]
+        weekly_until = days if intensified else FULL_FORMS[form]
         for back in range(WINDOW_DAYS):
             due_day = days - back
             if not is_due_date(due_day, weekly_until=weekly_until):

@@ -52,11 +52,12 @@ class Flag(UUIDPrimaryKey, Base):
     escalated_at: Mapped[datetime | None]
 
 
-class FlagEvent(UUIDPrimaryKey, Base):
-    """Every state change of a flag: who, when, what."""
+class FlagEvent(Base):
+    """Every state change of a flag: who, when, what; numbered in the order they happened."""
 
     __tablename__ = "flag_events"
 
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     flag_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("flags.id"), index=True)
     at: Mapped[datetime]
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

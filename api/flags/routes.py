@@ -7,7 +7,14 @@ from flask.views import MethodView
 
 from api.extensions.smorest import Blueprint, SelectPage
 from api.flags import service
-from api.flags.schemas import Acknowledge, ContactRequested, Flag, FlagQuery, Resolve
+from api.flags.schemas import (
+    Acknowledge,
+    ContactRequested,
+    Flag,
+    FlagEvent,
+    FlagQuery,
+    Resolve,
+)
 from api.runtime import runtime
 
 blp = Blueprint("flags", __name__, url_prefix="/api/v1", description="Step-up flags")
@@ -39,6 +46,18 @@ class FlagEntry(MethodView):
         """One flag with its rule, numbers and evidence."""
         rt = runtime()
         return service.get(
+            session=rt.db.session, actor=g.actor, flag_id=flag_id, now=rt.clock.now()
+        )
+
+
+@blp.route("/flags/<uuid:flag_id>/events")
+class FlagEvents(MethodView):
+    @blp.requires(*CLINICIANS)
+    @blp.response(200, FlagEvent(many=True))
+    def get(self, flag_id: uuid.UUID):
+        """Who changed the flag, when and how: the exportable record of the decision."""
+        rt = runtime()
+        return service.history(
             session=rt.db.session, actor=g.actor, flag_id=flag_id, now=rt.clock.now()
         )
 

@@ -44,3 +44,12 @@ class Resolve(Schema):
 
 class ContactRequested(Schema):
     message = fields.String()
+
+
+class FlagEvent(Schema):
+    at = fields.AwareDateTime()
+    action = fields.String(
+        metadata={"description": "raised, updated, acknowledged, resolved, superseded, escalated"}
+    )
+    actor_user_id = fields.UUID(allow_none=True, metadata={"description": "null: the system"})
+    details = fields.Dict()

@@ -259,6 +259,18 @@ def get(*, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime) ->
     return flag
 
 
+def history(
+    *, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime
+) -> list[FlagEvent]:
+    """Every state change of a flag, oldest first, for the record or an export."""
+    get(session=session, actor=actor, flag_id=flag_id, now=now)
+    return list(
+        session.scalars(
+            select(FlagEvent).where(FlagEvent.flag_id == flag_id).order_by(FlagEvent.id)
+        )
+    )
+
+
 def acknowledge(
     *, session: Session, actor: Actor, flag_id: uuid.UUID, note: str | None, now: datetime
 ) -> Flag:

@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("actor_user_id", sa.Uuid(), nullable=True),
         sa.Column("action", sa.String(length=30), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_user_id"], ["users.id"], name=op.f("fk_flag_events_actor_user_id_users")
         ),
