@@ -16,7 +16,7 @@ from api.plans.models import Plan
 from api.programs.models import Program, default_crisis_lines
 
 log = logging.getLogger("api.safety")
-CARE_TEAM_TOLD = " We have let your care team know."
+CARE_TEAM_TOLD = " We have also let your care team know, but they may not see it right away."
 
 MESSAGE = (
     "Thank you for telling us. Please use your safety plan now and reach out to someone. "
