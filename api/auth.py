@@ -164,7 +164,7 @@ def authenticate(
 def _known(session: Session, uid: str) -> list[Any]:
     """The user, their graduate record (and its program) and memberships in one query; the
     records stay in the session, so the access check that follows needs no query of its own."""
-    return list(
+    rows = list(
         session.execute(
             select(User, Graduate, Program, Membership.program_id, Membership.role)
             .outerjoin(Graduate, Graduate.user_id == User.id)
@@ -173,6 +173,9 @@ def _known(session: Session, uid: str) -> list[Any]:
             .where(User.firebase_uid == uid)
         )
     )
+    # The session's identity map holds rows weakly: pin these for the session's life.
+    session.info.setdefault("pinned", []).extend(rows)
+    return rows
 
 
 def _user_for(*, session: Session, uid: str, email: str, now: datetime) -> User:

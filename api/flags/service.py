@@ -33,17 +33,18 @@ def evaluate_check_in(
     *, session: Session, graduate: Graduate, check_in: CheckIn, now: datetime
 ) -> list[Flag]:
     """Run the rules for a newly scored check-in, in the same transaction."""
-    latest = session.scalars(
+    earlier = session.scalars(
         select(CheckIn)
         .where(
             CheckIn.graduate_id == graduate.id,
             CheckIn.questionnaire == check_in.questionnaire,
             CheckIn.answered_at <= check_in.answered_at,
+            CheckIn.id != check_in.id,
         )
-        .order_by(CheckIn.answered_at.desc(), (CheckIn.id == check_in.id).desc())
-        .limit(3)
+        .order_by(CheckIn.answered_at.desc())  # served by the index, stops after two rows
+        .limit(2)
     ).all()
-    points = [_point(item) for item in [check_in, *[c for c in latest if c.id != check_in.id]][:3]]
+    points = [_point(item) for item in (check_in, *earlier)]
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
     rules = flag_rules.DEFAULT_RULES
     return [
