@@ -14,6 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from api.checkins import service as checkins
 from api.flags import time_rules
 from api.graduates import enrollment
 
@@ -30,6 +31,7 @@ JOBS: dict[str, Job] = {
     "enrollment-codes.purge-expired": Job(
         enrollment.purge_expired, CronTrigger(hour=3, minute=17, timezone="UTC")
     ),
+    "idempotency-keys.purge": Job(checkins.purge_idempotency_keys, IntervalTrigger(hours=1)),
     # Once a day, mid-morning across the US: missed forms, inactivity, missed appointments.
     "flags.time-rules": Job(time_rules.run_daily, CronTrigger(hour=15, minute=5, timezone="UTC")),
     # Escalation never waits for office hours.

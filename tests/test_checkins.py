@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from api.checkins.models import CheckIn
+from api.checkins.models import CheckIn, IdempotentRequest
 from api.programs.models import Role
 from tests import factories
 
@@ -296,3 +296,14 @@ def test_trends_carry_points_baseline_and_band_edges(people, clock):
     assert [p["score"] for p in trend["points"]] == [2, 3]
     assert trend["bands"][0] == {"band": "minimal", "min": 0, "max": 4}
     assert trend["bands"][-1] == {"band": "severe", "min": 20, "max": 27}
+
+
+def test_stored_replies_are_purged_after_24_hours(people, clock, db, app):
+    submit(people, clock, "gad7", GAD7_ZERO, headers={"Idempotency-Key": "purge-me"})
+    clock.advance(hours=23)
+    app.test_cli_runner().invoke(args=["jobs", "run-once"])
+    assert db.scalar(select(func.count()).select_from(IdempotentRequest)) == 1
+    clock.advance(hours=2)
+    result = app.test_cli_runner().invoke(args=["jobs", "run-once"])
+    assert "idempotency-keys.purge: 1" in result.output
+    assert db.scalar(select(func.count()).select_from(IdempotentRequest)) == 0

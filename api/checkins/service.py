@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -269,3 +269,11 @@ def _remember(
         )
     )
     session.flush()
+
+
+def purge_idempotency_keys(*, session: Session, now: datetime) -> int:
+    """Stored replies carry health data: keep them only as long as a retry may come."""
+    result = session.execute(
+        delete(IdempotentRequest).where(IdempotentRequest.created_at <= now - IDEMPOTENCY_WINDOW)
+    )
+    return result.rowcount or 0
