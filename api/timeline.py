@@ -14,10 +14,6 @@ def local_today(timezone: str, now: datetime) -> date:
     return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
-def days_since_graduation(graduation_date: date, timezone: str, now: datetime) -> int:
-    return (local_today(timezone, now) - graduation_date).days
-
-
 def phase_for(days: int) -> str:
     """Before graduation the month-1 phase applies: the plan is being prepared for it."""
     for phase, _first, last in PHASES:
