@@ -63,7 +63,7 @@ class Story:
         factories.consent(db, graduate, therapist, substance_use=part2)
         factories.consent(db, graduate, partial)
         db.commit()
-        self.graduate_id = graduate.id
+        self.graduate_id, self.program_id = graduate.id, program.id
         clock.set(clock.now().replace(year=2026, month=11, day=3, hour=18))
 
     def week(self, weeks: int = 1) -> None:
@@ -311,3 +311,19 @@ def test_the_database_allows_one_open_flag_per_kind(story, db):
 def test_graduates_and_coordinators_cannot_list_flags(story, world, as_user):
     assert as_user(story.email).get("/api/v1/flags").status_code == 403
     assert as_user(world.email("coordinator")).get("/api/v1/flags").status_code == 403
+
+
+def test_a_therapists_flag_list_is_audited_per_graduate(story):
+    story.check_in("phq9", phq9(12))
+    story.flags("therapist")
+    events = (
+        story.as_user(story.emails["staff"])
+        .get(
+            f"/api/v1/programs/{story.program_id}/audit-events",
+            query_string={"action": "flag.list"},
+        )
+        .json
+    )
+    assert [(e["actor_role"], e["graduate_id"]) for e in events] == [
+        ("therapist", str(story.graduate_id))
+    ]

@@ -5,7 +5,7 @@ import uuid
 from flask import g
 from flask.views import MethodView
 
-from api.extensions.smorest import Blueprint, SelectPage
+from api.extensions.smorest import Blueprint
 from api.flags import service
 from api.flags.schemas import (
     Acknowledge,
@@ -30,12 +30,20 @@ class Flags(MethodView):
     @blp.requires(*CLINICIANS)
     @blp.arguments(FlagQuery, location="query")
     @blp.response(200, Flag(many=True))
-    @blp.paginate(SelectPage)
-    def get(self, query: dict):
+    @blp.paginate()
+    def get(self, query: dict, pagination_parameters):
         """Flags I may act on, most severe and oldest first (default: open and acknowledged)."""
-        return service.visible(
-            actor=g.actor, status=query.get("status"), graduate_id=query.get("graduate_id")
+        rt = runtime()
+        flags, pagination_parameters.item_count = service.page_for(
+            session=rt.db.session,
+            actor=g.actor,
+            status=query.get("status"),
+            graduate_id=query.get("graduate_id"),
+            offset=pagination_parameters.first_item,
+            limit=pagination_parameters.page_size,
+            now=rt.clock.now(),
         )
+        return flags
 
 
 @blp.route("/flags/<uuid:flag_id>")

@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api import access
+from api.audit import service as audit
 from api.auth import Actor
 from api.checkins.models import CheckIn
 from api.errors import Conflict, NotFound
@@ -216,6 +217,33 @@ def visible(
         statement = statement.where(Flag.graduate_id == graduate_id)
     severity = case({kind: rank for rank, kind in enumerate(flag_rules.KINDS)}, value=Flag.kind)
     return statement.order_by(severity, Flag.raised_at, Flag.id)
+
+
+def page_for(
+    *,
+    session: Session,
+    actor: Actor,
+    status: str | None,
+    graduate_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+    now: datetime,
+) -> tuple[list[Flag], int]:
+    """One page of the caller's flags and the total; each graduate on the page is audited."""
+    statement = visible(actor=actor, status=status, graduate_id=graduate_id)
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    flags = list(session.scalars(statement.offset(offset).limit(limit)))
+    for flagged in {(flag.graduate_id, flag.program_id) for flag in flags}:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="flag.list",
+            graduate_id=flagged[0],
+            program_id=flagged[1],
+            outcome="allowed",
+            now=now,
+        )
+    return flags, int(total or 0)
 
 
 def _visible_to(actor: Actor) -> Select[tuple[Flag]]:
