@@ -238,6 +238,7 @@ def test_acknowledge_then_resolve_and_the_409s(story):
     events = therapist.get(f"{url}/events").json
     assert [e["action"] for e in events] == ["raised", "acknowledged", "resolved"]
     assert events[0]["actor_user_id"] is None and events[2]["details"] == {"outcome": "stepped_up"}
+    assert events[1]["details"] == {"note": "Calling tomorrow"}
     bad = therapist.post(f"{url}/resolve", json={"outcome": "failure", "note": "x"})
     assert bad.status_code in (409, 422)
 

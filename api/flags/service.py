@@ -308,7 +308,7 @@ def acknowledge(
         raise Conflict("This flag is already resolved.")
     if flag.status == "open":
         flag.status, flag.acknowledged_at, flag.updated_at = "acknowledged", now, now
-        _event(session, flag, actor, "acknowledged", {"with_note": bool(note)}, now)
+        _event(session, flag, actor, "acknowledged", {"note": note}, now)
     return flag
 
 
