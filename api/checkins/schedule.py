@@ -80,11 +80,11 @@ def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str
         is not None
     )
     found: dict[str, dict[str, Any]] = {}
-    if not _answered_since(recent, "daily", _midnight(today, zone)):
+    if not _answered_since(recent, "daily", midnight(today, zone)):
         found["daily"] = _entry(
             "daily",
             today,
-            _midnight(today + timedelta(days=1), zone),
+            midnight(today + timedelta(days=1), zone),
             optional=phase_for(days) != "month1" and not intensified,
             reason="scheduled",
         )
@@ -95,14 +95,13 @@ def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str
             due_day = days - back
             if not is_due_date(due_day, weekly_until=weekly_until):
                 continue
-            previous = previous_due_day(due_day, weekly_until=weekly_until)
-            since = _midnight(graduate.graduation_date + timedelta(days=previous + 1), zone)
+            since = satisfied_from(graduate.graduation_date, due_day, weekly_until, zone)
             if not _answered_since(recent, form, since):
                 due_date = graduate.graduation_date + timedelta(days=due_day)
                 found[form] = _entry(
                     form,
                     due_date,
-                    _midnight(due_date + timedelta(days=WINDOW_DAYS), zone),
+                    midnight(due_date + timedelta(days=WINDOW_DAYS), zone),
                     optional=False,
                     reason="scheduled",
                 )
@@ -149,7 +148,16 @@ def _latest_positive_screen(recent: list[Any], screen: str, now: datetime) -> da
     return positives[-1] if positives else None
 
 
-def _midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
+def satisfied_from(
+    graduation_date: date, due_day: int, weekly_until: int, zone: zoneinfo.ZoneInfo
+) -> datetime:
+    """Any answer from the day after the previous due date on satisfies this due date."""
+    previous = previous_due_day(due_day, weekly_until=weekly_until)
+    return midnight(graduation_date + timedelta(days=previous + 1), zone)
+
+
+def midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The start of a local day, in UTC."""
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 

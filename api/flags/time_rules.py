@@ -9,7 +9,7 @@ alone never count. Disengagement while a watch is open escalates it to a step-up
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -102,9 +102,8 @@ def _satisfied(
     weekly_until: int,
     zone: zoneinfo.ZoneInfo,
 ) -> bool:
-    previous = schedule.previous_due_day(due_day, weekly_until=weekly_until)
-    opened = _midnight(graduate.graduation_date + timedelta(days=previous + 1), zone)
-    closes = _midnight(
+    opened = schedule.satisfied_from(graduate.graduation_date, due_day, weekly_until, zone)
+    closes = schedule.midnight(
         graduate.graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
     )
     return any(row.questionnaire == form and opened <= row.answered_at < closes for row in answered)
@@ -115,7 +114,9 @@ def _inactive(graduate: Graduate, days: int, now: datetime) -> flag_rules.Signal
     if limit is None:
         return None
     zone = zoneinfo.ZoneInfo(graduate.timezone)
-    since = max(filter(None, (graduate.last_active_at, _midnight(graduate.graduation_date, zone))))
+    since = max(
+        filter(None, (graduate.last_active_at, schedule.midnight(graduate.graduation_date, zone)))
+    )
     quiet = (now - since).days
     if quiet < limit:
         return None
@@ -210,10 +211,6 @@ def escalate(
             )
         )
     return len(overdue)
-
-
-def _midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=zone)
 
 
 def _day(value: date) -> str:
