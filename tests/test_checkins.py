@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.checkins.models import CheckIn, IdempotentRequest
+from api.flags.models import Flag
 from api.programs.models import Role
 from tests import factories
 
@@ -208,6 +209,31 @@ def test_idempotency_key_replays_the_first_reply(people, clock, db):
     different = submit(people, clock, "phq9", {**PHQ9_ZERO, "phq9-1": 1}, headers=key)
     assert different.status_code == 409
     assert count(db) == 1
+
+
+def test_a_retried_safety_answer_raises_one_urgent_flag_not_two(people, clock, db):
+    key = {"Idempotency-Key": "unsafe-retry"}
+    answers = {**PHQ9_ZERO, "phq9-9": 1}
+    first = submit(people, clock, "phq9", answers, headers=key)
+    again = submit(people, clock, "phq9", answers, headers=key)
+    assert again.json == first.json
+    assert again.json["safety"]["positive"] is True
+    assert count(db) == 1
+    assert db.scalar(select(func.count()).select_from(Flag).where(Flag.kind == "urgent")) == 1
+
+
+def test_an_expired_key_stores_the_new_reply_for_the_next_retry(people, clock, db, as_user):
+    key = {"Idempotency-Key": "k-reused"}
+    submit(people, clock, "gad7", GAD7_ZERO, headers=key)
+    clock.advance(hours=25)
+    later = as_user(people["email"])
+    url = f"{people['base']}/check-ins"
+    second = later.post(url, json=body("phq9", PHQ9_ZERO, clock), headers=key)
+    retry = later.post(url, json=body("phq9", PHQ9_ZERO, clock), headers=key)
+    assert second.status_code == retry.status_code == 201
+    assert retry.json == second.json and retry.json["questionnaire"] == "phq9"
+    assert db.scalar(select(func.count()).select_from(IdempotentRequest)) == 1
+    assert count(db) == 2
 
 
 def test_an_idempotency_key_is_kept_24_hours(people, clock, db, as_user):

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -16,8 +16,10 @@ from api.auth import Actor
 from api.checkins import safety, scoring
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
+from api.db import upsert
 from api.errors import Conflict, Invalid, NotFound
 from api.flags import service as flags
+from api.flags.rules import Point
 
 OFFLINE_LIMIT = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -47,17 +49,6 @@ def submit(
         now=now,
     ).graduate
     request_hash = _hash(questionnaire, answers, answered_at)
-    earlier = _earlier(session, graduate_id, idempotency_key, now)
-    if earlier is not None:
-        if earlier.request_hash != request_hash:
-            raise Conflict("This Idempotency-Key was used for a different check-in.")
-        stored = earlier.response
-        return {
-            **stored,
-            "id": uuid.UUID(stored["id"]),
-            "answered_at": datetime.fromisoformat(stored["answered_at"]),
-        }, True
-
     form = _form(library, questionnaire, substance_use=graduate.substance_use)
     problems = scoring.answer_problems(form, answers)
     if problems:
@@ -75,24 +66,38 @@ def submit(
         )
 
     scored = scoring.score(form, answers)
-    check_in = CheckIn(
-        graduate_id=graduate_id,
-        questionnaire=form.id,
-        form_version=form.version,
-        answered_at=answered_at,
-        submitted_at=now,
-        answers=dict(answers),
-        score=scored.score,
-        band=scored.band,
-        subscales=scored.subscales,
-        safety_positive=scored.safety_positive,
-        part2=form.part2,
+    check_in_id = uuid.uuid4()
+    # Core, not the unit of work: this is the hottest write in the app.
+    session.execute(
+        insert(CheckIn.__table__),
+        {
+            "id": check_in_id,
+            "graduate_id": graduate_id,
+            "questionnaire": form.id,
+            "form_version": form.version,
+            "answered_at": answered_at,
+            "submitted_at": now,
+            "answers": dict(answers),
+            "score": scored.score,
+            "band": scored.band,
+            "subscales": scored.subscales,
+            "safety_positive": scored.safety_positive,
+            "part2": form.part2,
+        },
     )
-    session.add(check_in)
-    session.flush()
-    raised = flags.evaluate_check_in(session=session, graduate=graduate, check_in=check_in, now=now)
+    point = Point(
+        id=check_in_id,
+        questionnaire=form.id,
+        score=scored.score,
+        subscales=scored.subscales,
+        answers=dict(answers),
+        safety_positive=scored.safety_positive,
+    )
+    raised = flags.evaluate_check_in(
+        session=session, graduate=graduate, point=point, answered_at=answered_at, now=now
+    )
     reply = {
-        "id": check_in.id,
+        "id": check_in_id,
         "questionnaire": form.id,
         "form_version": form.version,
         "answered_at": answered_at,
@@ -106,8 +111,12 @@ def submit(
             care_team_told=any(flag.kind == "urgent" for flag in raised),
         ),
     }
-    if idempotency_key is not None:
-        _remember(session, graduate_id, idempotency_key, request_hash, reply, now)
+    if idempotency_key is not None and not _claim_key(
+        session, graduate_id, idempotency_key, request_hash, reply, now
+    ):
+        # A live key: this is a retry. Undo everything above and answer as the first time.
+        session.rollback()
+        return _replay(session, graduate_id, idempotency_key, request_hash), True
     return reply, False
 
 
@@ -234,41 +243,54 @@ def _hash(questionnaire: str, answers: dict[str, Any], answered_at: datetime) ->
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _earlier(
-    session: Session, graduate_id: uuid.UUID, key: str | None, now: datetime
-) -> IdempotentRequest | None:
-    if key is None:
-        return None
-    found = session.scalar(
-        select(IdempotentRequest).where(
-            IdempotentRequest.graduate_id == graduate_id, IdempotentRequest.key == key
-        )
-    )
-    if found is not None and found.created_at <= now - IDEMPOTENCY_WINDOW:
-        session.delete(found)  # an expired key is free to use again
-        session.flush()
-        return None
-    return found
-
-
-def _remember(
+def _claim_key(
     session: Session,
     graduate_id: uuid.UUID,
     key: str,
     request_hash: str,
     reply: dict[str, Any],
     now: datetime,
-) -> None:
-    session.add(
-        IdempotentRequest(
-            graduate_id=graduate_id,
-            key=key,
-            request_hash=request_hash,
-            response=json.loads(json.dumps(reply, default=str)),
-            created_at=now,
-        )
+) -> bool:
+    """Store the reply under the key in one statement; False if a live (under 24 hours) key
+    already holds one. An expired key is free to use again, so it is overwritten."""
+    statement = upsert(session, IdempotentRequest.__table__).values(
+        id=uuid.uuid4(),
+        graduate_id=graduate_id,
+        key=key,
+        request_hash=request_hash,
+        response=json.loads(json.dumps(reply, default=str)),
+        created_at=now,
     )
-    session.flush()
+    claimed = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["graduate_id", "key"],
+            set_={
+                "request_hash": statement.excluded.request_hash,
+                "response": statement.excluded.response,
+                "created_at": statement.excluded.created_at,
+            },
+            where=IdempotentRequest.__table__.c.created_at <= now - IDEMPOTENCY_WINDOW,
+        ).returning(IdempotentRequest.__table__.c.id)
+    ).first()
+    return claimed is not None
+
+
+def _replay(
+    session: Session, graduate_id: uuid.UUID, key: str, request_hash: str
+) -> dict[str, Any]:
+    earlier = session.scalars(
+        select(IdempotentRequest).where(
+            IdempotentRequest.graduate_id == graduate_id, IdempotentRequest.key == key
+        )
+    ).one()
+    if earlier.request_hash != request_hash:
+        raise Conflict("This Idempotency-Key was used for a different check-in.")
+    stored = earlier.response
+    return {
+        **stored,
+        "id": uuid.UUID(stored["id"]),
+        "answered_at": datetime.fromisoformat(stored["answered_at"]),
+    }
 
 
 def purge_idempotency_keys(*, session: Session, now: datetime) -> int:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,22 +30,46 @@ OUTCOMES = ("stepped_up", "more_outpatient", "medication_review", "monitor", "no
 FLAG_NOT_FOUND = "No flag with that id."
 
 
+# Built once: the rules read at most two earlier check-ins, whatever the history's length.
+_EARLIER = (
+    select(
+        CheckIn.id,
+        CheckIn.questionnaire,
+        CheckIn.score,
+        CheckIn.subscales,
+        CheckIn.answers,
+        CheckIn.safety_positive,
+    )
+    .where(
+        CheckIn.graduate_id == bindparam("graduate_id"),
+        CheckIn.questionnaire == bindparam("questionnaire"),
+        CheckIn.answered_at <= bindparam("answered_at"),
+        CheckIn.id != bindparam("check_in_id"),
+    )
+    .order_by(CheckIn.answered_at.desc())  # served by the index, stops after two rows
+    .limit(2)
+)
+
+
 def evaluate_check_in(
-    *, session: Session, graduate: Graduate, check_in: CheckIn, now: datetime
+    *,
+    session: Session,
+    graduate: Graduate,
+    point: flag_rules.Point,
+    answered_at: datetime,
+    now: datetime,
 ) -> list[Flag]:
     """Run the rules for a newly scored check-in, in the same transaction."""
-    earlier = session.scalars(
-        select(CheckIn)
-        .where(
-            CheckIn.graduate_id == graduate.id,
-            CheckIn.questionnaire == check_in.questionnaire,
-            CheckIn.answered_at <= check_in.answered_at,
-            CheckIn.id != check_in.id,
-        )
-        .order_by(CheckIn.answered_at.desc())  # served by the index, stops after two rows
-        .limit(2)
-    ).all()
-    points = [_point(item) for item in (check_in, *earlier)]
+    earlier = session.execute(
+        _EARLIER,
+        {
+            "graduate_id": graduate.id,
+            "questionnaire": point.questionnaire,
+            "answered_at": answered_at,
+            "check_in_id": point.id,
+        },
+    )
+    points = [point, *(flag_rules.Point(**row._mapping) for row in earlier)]
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
     rules = flag_rules.DEFAULT_RULES
     return [
@@ -172,17 +196,6 @@ def _open(session: Session, graduate_id: uuid.UUID, kind: str, source: str) -> F
             Flag.source == source,
             Flag.status.in_(OPEN),
         )
-    )
-
-
-def _point(check_in: CheckIn) -> flag_rules.Point:
-    return flag_rules.Point(
-        id=check_in.id,
-        questionnaire=check_in.questionnaire,
-        score=check_in.score,
-        subscales=check_in.subscales,
-        answers=check_in.answers,
-        safety_positive=check_in.safety_positive,
     )
 
 
