@@ -103,13 +103,18 @@ def graduate(
     raise NotFound(GRADUATE_NOT_FOUND)
 
 
-def program(*, session: Session, actor: Actor, program_id: uuid.UUID, role: Role) -> Program:
-    """The program if `actor` holds `role` in it; 403 for its other members, else 404."""
+def program(
+    *, session: Session, actor: Actor, program_id: uuid.UUID, role: Role | tuple[Role, ...]
+) -> Program:
+    """The program if `actor` holds `role` (or one of them) in it; 403 for its other members,
+    else 404."""
     record = session.get(Program, program_id)
     if record is None or not any(pid == program_id for pid, _ in actor.memberships):
         raise NotFound("No program with that id.")
-    if not actor.has_role(program_id, role):
-        raise Forbidden(f"Only the program's {role.value} members can do this.")
+    roles = role if isinstance(role, tuple) else (role,)
+    if not any(actor.has_role(program_id, each) for each in roles):
+        names = " or ".join(each.value for each in roles)
+        raise Forbidden(f"Only the program's {names} members can do this.")
     return record
 
 

@@ -10,6 +10,7 @@ from api.flags.models import Flag
 from tests.personas import row
 
 G = "/api/v1/graduates/{graduate_id}"
+RULES = "/api/v1/programs/{program_id}/flag-rules"
 
 
 def clinical(status: int = 200) -> dict[str, int]:
@@ -71,6 +72,14 @@ def flag_rows() -> dict[tuple[str, str], dict[str, int]]:
         staff=200,
         other_staff=404,
     )
+    program_clinicians = row(
+        403,
+        therapist_consent=200,
+        therapist_no_consent=200,
+        therapist_unlinked=200,
+        staff=200,
+        other_staff=404,
+    )
     return {
         ("GET", "/api/v1/flags"): row(
             403,
@@ -85,6 +94,9 @@ def flag_rows() -> dict[tuple[str, str], dict[str, int]]:
         ("POST", "/api/v1/flags/{flag_id}/acknowledge"): one,
         ("POST", "/api/v1/flags/{flag_id}/resolve"): one,
         ("POST", f"{G}/contact-requests"): row(403, graduate=201, other_graduate=404),
+        ("GET", RULES): program_clinicians,
+        ("PUT", RULES): row(403, staff=200, other_staff=404),
+        ("GET", f"{RULES}/versions"): program_clinicians,
     }
 
 
@@ -93,6 +105,7 @@ CHECKIN_BODIES.update(
     {
         ("POST", "/api/v1/flags/{flag_id}/acknowledge"): {"note": "called them"},
         ("POST", "/api/v1/flags/{flag_id}/resolve"): {"outcome": "monitor", "note": "stable"},
+        ("PUT", RULES): {"cooldown_days": 10},
     }
 )
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UUIDPrimaryKey
@@ -63,3 +63,17 @@ class FlagEvent(Base):
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(30))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FlagRuleVersion(UUIDPrimaryKey, Base):
+    """Every version of a program's step-up rules, kept so any flag's `rules_version` can be
+    traced to the numbers that raised it."""
+
+    __tablename__ = "flag_rule_versions"
+    __table_args__ = (UniqueConstraint("program_id", "number"),)
+
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"))
+    number: Mapped[int]
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_at: Mapped[datetime]
+    changed_by_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

@@ -5,14 +5,17 @@ import uuid
 from flask import g
 from flask.views import MethodView
 
-from api.extensions.smorest import Blueprint
-from api.flags import service
+from api.extensions.smorest import Blueprint, SelectPage
+from api.flags import configuration, service
 from api.flags.schemas import (
     Acknowledge,
     ContactRequested,
     Flag,
     FlagEvent,
     FlagQuery,
+    FlagRules,
+    FlagRuleSettings,
+    FlagRuleVersion,
     Resolve,
 )
 from api.runtime import runtime
@@ -114,3 +117,38 @@ class ContactRequests(MethodView):
             session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
         return {"message": CONTACT_REPLY}
+
+
+@blp.route("/programs/<uuid:program_id>/flag-rules")
+class ProgramFlagRules(MethodView):
+    @blp.requires(*CLINICIANS)
+    @blp.response(200, FlagRules)
+    def get(self, program_id: uuid.UUID):
+        """The step-up rules in force for the program (its staff and therapists)."""
+        rt = runtime()
+        return configuration.current(session=rt.db.session, actor=g.actor, program_id=program_id)
+
+    @blp.requires("staff")
+    @blp.arguments(FlagRuleSettings)
+    @blp.response(200, FlagRules)
+    def put(self, body: dict, program_id: uuid.UUID):
+        """Replace the rules with a new version (staff); fields left out take the defaults."""
+        rt = runtime()
+        return configuration.change(
+            session=rt.db.session,
+            actor=g.actor,
+            program_id=program_id,
+            settings=body,
+            now=rt.clock.now(),
+        )
+
+
+@blp.route("/programs/<uuid:program_id>/flag-rules/versions")
+class ProgramFlagRuleVersions(MethodView):
+    @blp.requires(*CLINICIANS)
+    @blp.response(200, FlagRuleVersion(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, program_id: uuid.UUID):
+        """Every version of the program's rules, newest first."""
+        rt = runtime()
+        return configuration.versions(session=rt.db.session, actor=g.actor, program_id=program_id)

@@ -11,22 +11,43 @@ KINDS = ("urgent", "step_up", "watch", "disengaged", "contact_request")
 SEVERITY = {kind: len(KINDS) - rank for rank, kind in enumerate(KINDS)}  # urgent highest
 ITEM9_LABELS = {1: "several days", 2: "more than half the days", 3: "nearly every day"}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+DEFAULT_VERSION = "domain-2026.1"
+# How soon a program may escalate; none may escalate later than DOMAIN.md's hour and day.
+SHORTEST_URGENT_MINUTES = 5
+SHORTEST_STEP_UP_HOURS = 1
 
 
 @dataclass(frozen=True)
 class Rules:
-    """Program-configurable numbers; every flag records the version that raised it."""
+    """Program-configurable numbers (DOMAIN.md's by default); every flag records the version
+    that raised it."""
 
-    version: str = "domain-2026.1"
+    version: str = DEFAULT_VERSION
     rise: dict[str, int] = field(default_factory=lambda: {"phq9": 5, "gad7": 4})
     moderate_at: int = 10
     severe_at: dict[str, int] = field(default_factory=lambda: {"phq9": 20, "gad7": 15})
     cooldown_days: int = 7
     escalate_urgent_minutes: int = 60
     escalate_step_up_hours: int = 24
+    # No app activity for this many days is disengagement; after month 6 it never is.
+    inactive_days: dict[str, int] = field(
+        default_factory=lambda: {"month1": 7, "months2_3": 7, "months4_6": 14}
+    )
+    # Who escalations go to; empty means every staff member of the program.
+    on_call_emails: list[str] = field(default_factory=list)
 
-    def as_details(self) -> dict[str, Any]:
-        return asdict(self)
+    def settings(self) -> dict[str, Any]:
+        """The configurable numbers, without the version label."""
+        values = asdict(self)
+        del values["version"]
+        return values
+
+
+def for_program(stored: dict[str, Any] | None, number: int) -> Rules:
+    """The rules a program runs: its stored version `number`, or the defaults if it has none."""
+    if not stored:
+        return DEFAULT_RULES
+    return Rules(version=f"program-v{number}", **stored)
 
 
 DEFAULT_RULES = Rules()

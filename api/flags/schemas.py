@@ -3,7 +3,12 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from api.extensions.smorest import Schema
-from api.flags.rules import KINDS
+from api.flags.rules import (
+    DEFAULT_RULES,
+    KINDS,
+    SHORTEST_STEP_UP_HOURS,
+    SHORTEST_URGENT_MINUTES,
+)
 from api.flags.service import OUTCOMES
 
 
@@ -53,3 +58,53 @@ class FlagEvent(Schema):
     )
     actor_user_id = fields.UUID(allow_none=True, metadata={"description": "null: the system"})
     details = fields.Dict()
+
+
+class InstrumentNumbers(Schema):
+    phq9 = fields.Integer(required=True, validate=validate.Range(1, 27))
+    gad7 = fields.Integer(required=True, validate=validate.Range(1, 21))
+
+
+class PhaseDays(Schema):
+    month1 = fields.Integer(required=True, validate=validate.Range(3, 60))
+    months2_3 = fields.Integer(required=True, validate=validate.Range(3, 60))
+    months4_6 = fields.Integer(required=True, validate=validate.Range(3, 60))
+
+
+class FlagRuleSettings(Schema):
+    """A program's step-up numbers; a field left out takes DOMAIN.md's default."""
+
+    rise = fields.Nested(
+        InstrumentNumbers, metadata={"description": "points above the discharge baseline"}
+    )
+    moderate_at = fields.Integer(validate=validate.Range(5, 27))
+    severe_at = fields.Nested(InstrumentNumbers)
+    cooldown_days = fields.Integer(validate=validate.Range(0, 30))
+    escalate_urgent_minutes = fields.Integer(
+        validate=validate.Range(SHORTEST_URGENT_MINUTES, DEFAULT_RULES.escalate_urgent_minutes),
+        metadata={"description": "never later than the hour DOMAIN.md allows"},
+    )
+    escalate_step_up_hours = fields.Integer(
+        validate=validate.Range(SHORTEST_STEP_UP_HOURS, DEFAULT_RULES.escalate_step_up_hours)
+    )
+    inactive_days = fields.Nested(PhaseDays)
+    on_call_emails = fields.List(
+        fields.Email(),
+        validate=validate.Length(max=50),
+        metadata={"description": "staff who receive escalations; empty means all staff"},
+    )
+
+
+class FlagRules(Schema):
+    number = fields.Integer(metadata={"description": "0: DOMAIN.md's defaults, never changed"})
+    version = fields.String(metadata={"description": "what flags record as rules_version"})
+    settings = fields.Nested(FlagRuleSettings)
+    changed_at = fields.AwareDateTime(allow_none=True)
+    changed_by_user_id = fields.UUID(allow_none=True)
+
+
+class FlagRuleVersion(Schema):
+    number = fields.Integer()
+    settings = fields.Nested(FlagRuleSettings)
+    changed_at = fields.AwareDateTime()
+    changed_by_user_id = fields.UUID()

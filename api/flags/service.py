@@ -16,10 +16,11 @@ from api.audit import service as audit
 from api.auth import Actor
 from api.checkins.models import CheckIn
 from api.errors import Conflict, NotFound
+from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import CareTeamMember, Consent, Graduate
-from api.programs.models import Membership, Role
+from api.programs.models import Membership, Program, Role
 
 log = logging.getLogger("api.flags")
 OPEN = ("open", "acknowledged")
@@ -71,7 +72,7 @@ def evaluate_check_in(
     )
     points = [point, *(flag_rules.Point(**row._mapping) for row in earlier)]
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
-    rules = flag_rules.DEFAULT_RULES
+    rules = rules_of(session, graduate)
     return [
         flag
         for signal in flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
@@ -85,9 +86,9 @@ def raise_signal(
     graduate: Graduate,
     signal: flag_rules.Signal,
     now: datetime,
-    rules: flag_rules.Rules = flag_rules.DEFAULT_RULES,
 ) -> Flag | None:
     """A new flag, or the open one of its kind updated; None if a cooldown holds it back."""
+    rules = rules_of(session, graduate)
     if signal.kind not in UNMERGED:
         existing = _open(session, graduate.id, signal.kind, signal.source)
         if existing is not None:
@@ -126,6 +127,11 @@ def raise_signal(
             watch.resolved_at, watch.updated_at, watch.superseded_by = now, now, flag.id
             _event(session, watch, None, "superseded", {"by": str(flag.id)}, now)
     return flag
+
+
+def rules_of(session: Session, graduate: Graduate) -> flag_rules.Rules:
+    """The rules of the graduate's program (already in the session after sign-in)."""
+    return configuration.rules_for(session.get_one(Program, graduate.program_id))
 
 
 def raise_for_refused_submission(

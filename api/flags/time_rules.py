@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from api.checkins import schedule
 from api.checkins.models import CheckIn
+from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
-from api.flags.service import OPEN, raise_signal
+from api.flags.service import OPEN, raise_signal, rules_of
 from api.graduates.models import Graduate
 from api.plans.models import Appointment, AppointmentReport
+from api.programs.models import Program
 from api.timeline import local_today, phase_for
 
-INACTIVITY_DAYS = {"month1": 7, "months2_3": 7, "months4_6": 14}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
 
 
@@ -43,7 +44,7 @@ def signals_for(*, session: Session, graduate: Graduate, now: datetime) -> list[
     if days < 0:
         return []
     found = _missed_forms(session, graduate, days, now)
-    inactive = _inactive(graduate, days, now)
+    inactive = _inactive(graduate, days, now, rules_of(session, graduate))
     if inactive is not None:
         found.append(inactive)
     missed_appointments = _missed_appointments(session, graduate)
@@ -109,8 +110,10 @@ def _satisfied(
     return any(row.questionnaire == form and opened <= row.answered_at < closes for row in answered)
 
 
-def _inactive(graduate: Graduate, days: int, now: datetime) -> flag_rules.Signal | None:
-    limit = INACTIVITY_DAYS.get(phase_for(days))
+def _inactive(
+    graduate: Graduate, days: int, now: datetime, rules: flag_rules.Rules
+) -> flag_rules.Signal | None:
+    limit = rules.inactive_days.get(phase_for(days))
     if limit is None:
         return None
     zone = zoneinfo.ZoneInfo(graduate.timezone)
@@ -180,26 +183,36 @@ def _escalate_open_watch(
     )
 
 
-def escalate(
-    *, session: Session, now: datetime, rules: flag_rules.Rules = flag_rules.DEFAULT_RULES
-) -> int:
+def escalate(*, session: Session, now: datetime) -> int:
     """Urgent flags nobody acknowledged within the hour (at any hour) and step-ups within a
-    day go to the program's on-call staff: marked escalated, and they see it first."""
-    overdue = session.scalars(
-        select(Flag).where(
+    day go to the program's on-call staff: marked escalated, and they see it first. Each
+    program's own (never later) limits apply."""
+    candidates = session.execute(
+        select(Flag, Program)
+        .join(Program, Program.id == Flag.program_id)
+        .where(
             Flag.status == "open",
             Flag.escalated_at.is_(None),
             (
                 (Flag.kind == "urgent")
-                & (Flag.raised_at <= now - timedelta(minutes=rules.escalate_urgent_minutes))
+                & (Flag.raised_at <= now - timedelta(minutes=flag_rules.SHORTEST_URGENT_MINUTES))
             )
             | (
                 (Flag.kind == "step_up")
-                & (Flag.raised_at <= now - timedelta(hours=rules.escalate_step_up_hours))
+                & (Flag.raised_at <= now - timedelta(hours=flag_rules.SHORTEST_STEP_UP_HOURS))
             ),
         )
     ).all()
-    for flag in overdue:
+    escalated = 0
+    for flag, program in candidates:
+        rules = configuration.rules_for(program)
+        limit = (
+            timedelta(minutes=rules.escalate_urgent_minutes)
+            if flag.kind == "urgent"
+            else timedelta(hours=rules.escalate_step_up_hours)
+        )
+        if flag.raised_at > now - limit:
+            continue
         flag.escalated_at = now
         session.add(
             FlagEvent(
@@ -210,7 +223,8 @@ def escalate(
                 details={"to": "on_call_staff"},
             )
         )
-    return len(overdue)
+        escalated += 1
+    return escalated
 
 
 def _day(value: date) -> str:

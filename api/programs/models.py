@@ -35,6 +35,10 @@ class Program(UUIDPrimaryKey, Base):
     # Shown on every crisis path: [{"name", "phone", "text"}]; defaults to 988 and 911.
     crisis_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=default_crisis_lines)
     created_at: Mapped[datetime]
+    # The step-up rules in force (api.flags.rules.Rules settings); null means DOMAIN.md's
+    # defaults. Kept here so sign-in's program row carries them; history in flag_rule_versions.
+    flag_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    flag_rules_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Membership(UUIDPrimaryKey, Base):
