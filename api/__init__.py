@@ -62,10 +62,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _install_request_hooks(app)
     _register_api(app)
 
-    from api import ratelimit
+    from api import ratelimit, security
     from api.cli import register_cli
 
     ratelimit.install(app, settings)
+    security.install(app, settings)
     register_cli(app)
     return app
 

@@ -32,6 +32,7 @@ class Settings:
     enrollment_redeem_limit: str
     max_body_bytes: int
     log_level: str
+    cors_origins: tuple[str, ...] = ()
     content_dir: Path = PROJECT_DIR / "content"
 
     @property
@@ -45,6 +46,18 @@ def _default_database_url(env: str) -> str | None:
     if env == "test":
         return "sqlite://"
     return None
+
+
+def _origins(value: str | None, env: str) -> tuple[str, ...]:
+    """The clinician console's origins. Exact matches only: no wildcards, so no origin can
+    read health data by accident; development allows the console's local dev server."""
+    if value is None:
+        return ("http://localhost:5173",) if env == "development" else ()
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        if "*" in origin or not origin.startswith(("https://", "http://localhost")):
+            raise ConfigError(f"CORS_ORIGINS takes exact https origins, not {origin!r}")
+    return origins
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -82,5 +95,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         ),
         max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
+        cors_origins=_origins(source.get("CORS_ORIGINS"), env),
         content_dir=Path(source.get("CONTENT_DIR") or PROJECT_DIR / "content"),
     )

@@ -75,6 +75,13 @@ def error_body(code: int, message: str, errors: dict[str, Any] | None = None) ->
     return body
 
 
+PAGINATION_HEADER = {
+    "description": "Pagination metadata, JSON-encoded: total, total_pages, first_page, "
+    "last_page, page, and previous_page / next_page where they exist.",
+    "schema": {"type": "string"},
+}
+
+
 class Api(flask_smorest.Api):
     def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
@@ -83,6 +90,11 @@ class Api(flask_smorest.Api):
             {"type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token"},
         )
         app.register_error_handler(DomainError, self.handle_domain_error)
+
+    def _register_pagination_header(self) -> None:
+        """flask-smorest documents X-Pagination as an object; on the wire it is a JSON string,
+        and clients and schema checkers read the spec literally."""
+        self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict]:
         payload, code, headers = super().handle_http_exception(error)
