@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.flags.models import Flag
 from api.graduates.models import Graduate
 from api.groups.models import GroupMember
 from api.groups.service import announcement_recipients
+from tests import factories
 
 # A Tuesday group at 18:00 New York time that began before the clocks went back on Nov 1.
 GROUP = {
@@ -581,3 +583,42 @@ def test_a_group_feed_for_its_coordinator_and_its_members(world, as_user, client
     assert client.get(_path(theirs.json["url"])).status_code == 404
     coordinator.post(f"/api/v1/groups/{group['id']}/archive")
     assert _events(client, _path(mine.json["url"])) == []
+
+
+def test_graduates_of_another_program_cannot_find_the_group(world, as_user, db):
+    outsider_email = factories.unique_email("outsider")
+    factories.graduate(db, world.other_program, email=outsider_email)
+    db.commit()
+    group = _create(world, as_user)
+    outsider = as_user(outsider_email)
+    assert outsider.get(f"/api/v1/groups/{group['id']}").status_code == 404
+    assert outsider.post(f"/api/v1/groups/{group['id']}/membership", json={}).status_code == 404
+    assert outsider.get(_programs(world)).status_code == 404
+
+
+def test_missing_meetings_during_an_open_watch_asks_for_a_step_up_review(world, as_user, db, clock):
+    db.add(
+        Flag(
+            graduate_id=world.graduate.id,
+            program_id=world.program.id,
+            kind="watch",
+            source="mood",
+            status="open",
+            rule="phq9_rise",
+            rules_version="test",
+            explanation="PHQ-9 rose.",
+            evidence=[],
+            details={},
+            raised_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    db.commit()
+    coordinator = as_user(world.email("coordinator"))
+    group = _create(world, as_user)
+    _join(world, as_user, group["id"])
+    absent = [{"graduate_id": str(world.graduate.id), "status": "absent"}]
+    _register(coordinator, group["id"], NOV_10, absent)
+    _register(coordinator, group["id"], NOV_17, absent)
+    kinds = {(f["kind"], f["rule"]) for f in _flags(as_user, world).json}
+    assert ("step_up", "disengaged_during_watch") in kinds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import uuid
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -297,7 +297,7 @@ def meetings(
         mine = next((row.going for row in here if row.graduate_id == me), None)
         items.append(
             {
-                **item.__dict__,
+                **asdict(item),
                 "my_rsvp": None if mine is None else ("yes" if mine else "no"),
                 "going": sum(row.going for row in here) if allowed.manages else None,
             }
