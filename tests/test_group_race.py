@@ -60,6 +60,7 @@ def _wait_for_a_blocked_insert(engine, timeout: float = 10.0) -> None:
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             ).scalar()
+            connection.rollback()  # statistics are a snapshot per transaction: take a new one
             if waiting:
                 return
             time.sleep(0.02)
@@ -113,13 +114,13 @@ def test_two_graduates_racing_for_the_last_seat_one_wins(database_kind, migrated
             except Exception as exc:  # reported to the main thread, which fails the test
                 outcome["error"] = exc
 
+    racer = threading.Thread(target=second_joins)
     try:
         with Session(engine) as session_a:
             won = service.join(
                 session=session_a, actor=first_actor, group_id=group_id, share_name=False, now=now
             )
             assert (won.status, won.seat) == ("member", 1)
-            racer = threading.Thread(target=second_joins)
             racer.start()
             _wait_for_a_blocked_insert(engine)
             session_a.commit()
@@ -135,6 +136,8 @@ def test_two_graduates_racing_for_the_last_seat_one_wins(database_kind, migrated
             )
             assert seated == 1
     finally:
+        if racer.is_alive():
+            racer.join(timeout=20)  # its insert lands once A is gone: clean up after it
         with Session(engine) as cleanup:
             cleanup.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
             cleanup.execute(delete(Group).where(Group.id == group_id))
