@@ -77,6 +77,7 @@ def _register_api(app: Flask) -> None:
     from api.content.routes import blp as content_blp
     from api.flags.routes import blp as flags_blp
     from api.graduates.routes import blp as graduates_blp
+    from api.groups.routes import blp as groups_blp
     from api.health import blp as health_blp
     from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
@@ -92,6 +93,7 @@ def _register_api(app: Flask) -> None:
         content_blp,
         checkins_blp,
         flags_blp,
+        groups_blp,
         audit_blp,
     ):
         api.register_blueprint(blueprint)

@@ -19,6 +19,7 @@ from api.audit import service as audit
 from api.auth import Actor
 from api.errors import Forbidden, NotFound
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.groups.models import Group
 from api.programs.models import Membership, Program, Role
 
 
@@ -116,6 +117,55 @@ def program(
         names = " or ".join(each.value for each in roles)
         raise Forbidden(f"Only the program's {names} members can do this.")
     return record
+
+
+@dataclass(frozen=True)
+class GroupAccess:
+    group: Group
+    manages: bool  # the program's coordinators and staff run every group of the program
+    graduate: Graduate | None  # the caller as a graduate of the group's program, if they are
+
+
+GROUP_NOT_FOUND = "No group with that id."
+
+
+def group(*, session: Session, actor: Actor, group_id: uuid.UUID, manage: bool) -> GroupAccess:
+    """A group of a program the caller belongs to: coordinators and staff run it, its
+    program's graduates browse and join it (403 when they try to run it); 404 otherwise.
+    Group routes never reach a graduate's clinical record."""
+    record = session.get(Group, group_id)
+    if record is None:
+        raise NotFound(GROUP_NOT_FOUND)
+    manages, me = _group_relation(session, actor, record.program_id)
+    if not manages and me is None:
+        raise NotFound(GROUP_NOT_FOUND)
+    if manage and not manages:
+        raise Forbidden("The program's group coordinators make this change.")
+    return GroupAccess(record, manages, me)
+
+
+def group_program(
+    *, session: Session, actor: Actor, program_id: uuid.UUID, manage: bool
+) -> Graduate | None:
+    """The caller as a graduate of the program, or None for its coordinators and staff."""
+    if session.get(Program, program_id) is None:
+        raise NotFound("No program with that id.")
+    manages, me = _group_relation(session, actor, program_id)
+    if not manages and me is None:
+        if any(pid == program_id for pid, _ in actor.memberships):
+            raise Forbidden("Groups are run by the program's coordinators and staff.")
+        raise NotFound("No program with that id.")
+    if manage and not manages:
+        raise Forbidden("The program's group coordinators make this change.")
+    return None if manages else me
+
+
+def _group_relation(
+    session: Session, actor: Actor, program_id: uuid.UUID
+) -> tuple[bool, Graduate | None]:
+    manages = actor.has_role(program_id, Role.COORDINATOR) or actor.has_role(program_id, Role.STAFF)
+    me = session.get(Graduate, actor.graduate_id) if actor.graduate_id else None
+    return manages, me if me is not None and me.program_id == program_id else None
 
 
 def on_care_team(session: Session, *, user_id: uuid.UUID, graduate_id: uuid.UUID) -> bool:

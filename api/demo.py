@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api import devtokens
 from api.auth import Actor
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.groups import service as groups
 from api.plans import appointments, service, skills
 from api.plans.skills import SkillCatalogue
 from api.programs.models import Program, Role
@@ -33,7 +34,7 @@ PEOPLE = (
         "staff@demo.example", "staff", "program staff: enrols graduates, sees the audit log"
     ),
     DemoPerson("therapist@demo.example", "therapist", "outpatient therapist; Maya consents"),
-    DemoPerson("coordinator@demo.example", "coordinator", "alumni group coordinator"),
+    DemoPerson("coordinator@demo.example", "coordinator", "runs the Thursday alumni evening"),
     DemoPerson("maya@demo.example", "graduate", "graduated 3 weeks ago (month 1)"),
     DemoPerson("jordan@demo.example", "graduate", "graduated 4 months ago, in recovery"),
 )
@@ -108,7 +109,74 @@ def seed(*, session: Session, catalogue: SkillCatalogue, now: datetime) -> Progr
     )
     for graduate in (maya, jordan):
         _plan(session, clinician, graduate, catalogue, now)
+    _alumni_group(
+        session,
+        program,
+        users,
+        {"maya@demo.example": maya, "jordan@demo.example": jordan},
+        now,
+    )
     return program
+
+
+def _alumni_group(
+    session: Session,
+    program: Program,
+    users: dict[str, User],
+    graduates: dict[str, Graduate],
+    now: datetime,
+) -> None:
+    """A weekly alumni evening the demo coordinator runs; both graduates have a seat and
+    Maya shares her name with the other members."""
+    coordinator = Actor(
+        user_id=users["coordinator@demo.example"].id,
+        email="coordinator@demo.example",
+        memberships=((program.id, Role.COORDINATOR),),
+        graduate_id=None,
+        route="demo seed",
+    )
+    local = now.astimezone(zoneinfo.ZoneInfo("America/Chicago")).date()
+    thursday = local - timedelta(days=(local.weekday() - 3) % 7 + 28)
+    group = groups.create(
+        session=session,
+        actor=coordinator,
+        program_id=program.id,
+        now=now,
+        name="Thursday alumni evening",
+        kind="alumni",
+        mode="in_person",
+        location="Riverbend, room 2",
+        video_url=None,
+        capacity=12,
+        description="Graduates of every cohort: a speaker, then open sharing.",
+        facilitator="Jo Park, LCSW",
+        timezone="America/Chicago",
+        starts_at_local=datetime.combine(thursday, time(18, 30)),
+        duration_minutes=90,
+        rrule="FREQ=WEEKLY;BYDAY=TH",
+    )
+    for email, graduate in graduates.items():
+        groups.join(
+            session=session,
+            actor=Actor(
+                user_id=users[email].id,
+                email=email,
+                memberships=(),
+                graduate_id=graduate.id,
+                route="demo seed",
+            ),
+            group_id=group.id,
+            share_name=graduate.display_name == "Maya",
+            now=now,
+        )
+    groups.announce(
+        session=session,
+        actor=coordinator,
+        group_id=group.id,
+        title="Welcome",
+        body="Tea from 6:15. Bring a friend from your cohort if they would like to come.",
+        now=now,
+    )
 
 
 def _plan(

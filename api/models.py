@@ -5,6 +5,15 @@ from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.models import ProgramContent
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import CareTeamMember, Consent, EnrollmentCode, Graduate
+from api.groups.models import (
+    Group,
+    GroupAnnouncement,
+    GroupAttendance,
+    GroupCalendarFeed,
+    GroupMember,
+    GroupOccurrenceChange,
+    GroupRsvp,
+)
 from api.plans.models import (
     Appointment,
     AppointmentReport,
@@ -30,6 +39,13 @@ __all__ = [
     "Flag",
     "FlagEvent",
     "Graduate",
+    "Group",
+    "GroupAnnouncement",
+    "GroupAttendance",
+    "GroupCalendarFeed",
+    "GroupMember",
+    "GroupOccurrenceChange",
+    "GroupRsvp",
     "IdempotentRequest",
     "Medication",
     "Membership",

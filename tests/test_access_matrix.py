@@ -20,6 +20,13 @@ from tests.matrix_checkins import (
     checkin_values,
 )
 from tests.matrix_content import CONTENT_BODIES, CONTENT_EXPECTED, content_values
+from tests.matrix_groups import (
+    GROUP_BODIES,
+    GROUP_EXPECTED,
+    GROUP_PATH_VALUES,
+    GROUP_QUERIES,
+    group_values,
+)
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
 from tests.personas import PERSONAS, everyone, row
 
@@ -117,6 +124,8 @@ BODIES.update(PLAN_BODIES)
 BODIES.update(CHECKIN_BODIES)
 EXPECTED.update(CONTENT_EXPECTED)
 BODIES.update(CONTENT_BODIES)
+EXPECTED.update(GROUP_EXPECTED)
+BODIES.update(GROUP_BODIES)
 
 
 def test_every_route_is_in_the_matrix():
@@ -132,9 +141,11 @@ def _url(operation: tuple[str, str], world, db, clock) -> str:
         **content_values(),
         **plan_values(world, db, clock.now()),
         **checkin_values(world, db, clock.now()),
+        **group_values(world, db, clock.now()),
+        **GROUP_PATH_VALUES.get(operation, {}),
     }
     path = operation[1].format(**{key: str(value) for key, value in values.items()})
-    return path + {**QUERIES, **CHECKIN_QUERIES}.get(operation, "")
+    return path + {**QUERIES, **CHECKIN_QUERIES, **GROUP_QUERIES}.get(operation, "")
 
 
 def _body(operation: tuple[str, str], world, db, clock) -> Any:

@@ -177,7 +177,7 @@ def test_probes_answer_without_sign_in(client, path):
 
 
 # The calendar feed's secret address is its key: calendar apps cannot send a bearer token.
-PUBLIC_V1 = {"/api/v1/calendar/{token}.ics"}
+PUBLIC_V1 = {"/api/v1/calendar/{token}.ics", "/api/v1/group-calendar/{token}.ics"}
 
 
 def test_openapi_declares_bearer_auth_on_every_v1_operation(client):

@@ -24,7 +24,8 @@ from api.plans.models import Appointment, CalendarFeed
 FEED_NOT_FOUND = "No calendar feed at that address."
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """Feeds keep only this; the token itself is shown once."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -49,7 +50,7 @@ def issue(
     _revoke_all(session, graduate_id, now)
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(
-        graduate_id=graduate_id, token_hash=_hash(token), show_place=show_place, created_at=now
+        graduate_id=graduate_id, token_hash=hash_token(token), show_place=show_place, created_at=now
     )
     session.add(feed)
     session.flush()
@@ -71,7 +72,7 @@ def revoke(*, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datet
 def render(*, session: Session, token: str) -> bytes:
     feed = session.scalar(
         select(CalendarFeed).where(
-            CalendarFeed.token_hash == _hash(token), CalendarFeed.revoked_at.is_(None)
+            CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None)
         )
     )
     if feed is None:
