@@ -112,6 +112,14 @@ def test_page_size_100_is_allowed(as_user, world):
     assert as_user(world.email("staff")).get(url).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/api/v1/programs/{program}/members", "/api/v1/flags"])
+def test_a_page_far_past_the_end_is_empty_not_an_overflow(as_user, world, path):
+    url = path.format(program=world.program.id) + f"?page={2**63}"
+    response = as_user(world.email("staff")).get(url)
+    assert response.status_code == 200
+    assert response.json == []
+
+
 @pytest.fixture
 def crashing_app(migrated_url: str, session_clock) -> Iterator[Flask]:
     """A separate app (its own engine on the migrated database) with a route that fails."""

@@ -198,6 +198,15 @@ class ListPage(Page):
     """Pages a list already in memory (content loaded from files)."""
 
 
+# Past the end of any real collection: a larger page number would overflow the databases'
+# 64-bit integers (500), while this offset just returns an empty page.
+MAX_OFFSET = 2**62
+
+
+def offset_of(page_params: Any) -> int:
+    return min(page_params.first_item, MAX_OFFSET)
+
+
 class SelectPage(Page):
     """Pages a SQLAlchemy select() in the database: one COUNT, one LIMIT/OFFSET."""
 
@@ -207,7 +216,7 @@ class SelectPage(Page):
         return list(
             runtime()
             .db.session.scalars(
-                statement.offset(self.page_params.first_item).limit(self.page_params.page_size)
+                statement.offset(offset_of(self.page_params)).limit(self.page_params.page_size)
             )
             .unique()
         )

@@ -5,7 +5,7 @@ import uuid
 from flask import g
 from flask.views import MethodView
 
-from api.extensions.smorest import Blueprint, SelectPage
+from api.extensions.smorest import Blueprint, SelectPage, offset_of
 from api.flags import configuration, service
 from api.flags.schemas import (
     Acknowledge,
@@ -42,7 +42,7 @@ class Flags(MethodView):
             actor=g.actor,
             status=query.get("status"),
             graduate_id=query.get("graduate_id"),
-            offset=pagination_parameters.first_item,
+            offset=offset_of(pagination_parameters),
             limit=pagination_parameters.page_size,
             now=rt.clock.now(),
         )
