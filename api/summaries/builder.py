@@ -29,6 +29,7 @@ SCORED = ("phq9", "gad7")
 FULL_FORMS = ("phq9", "gad7", "bam")
 OPEN = ("open", "acknowledged")
 ITEM9 = "phq9-9"
+BAM_SUBSCALES = ("use", "risk", "protective")
 
 # 42 CFR 2.32(a)(1), the notice that must accompany each disclosure made with consent.
 PART2_NOTICE = (
@@ -69,6 +70,7 @@ class Facts:
     targets: dict[str, int] = field(default_factory=dict)
     appointments: dict[str, int] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
+    by_form: dict[str, list[Any]] = field(default_factory=dict)  # history, grouped by build()
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,25 @@ class Built:
 
 
 def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dict[uuid.UUID, Facts]:
-    """Eight queries for the whole batch, whatever its size."""
-    facts = {
-        g.id: Facts(g)
-        for g in session.scalars(select(Graduate).where(Graduate.id.in_(graduate_ids)))
-    }
+    """Seven queries for the whole batch, whatever its size."""
+    # The newest non-Part 2 check-in, found per graduate by a backward walk of the index
+    # (a GROUP BY max() would read every row of six months of dailies).
+    last = (
+        select(CheckIn.answered_at)
+        .where(
+            CheckIn.graduate_id == Graduate.id,
+            CheckIn.part2.is_(False),
+            CheckIn.answered_at < period.end,
+        )
+        .order_by(CheckIn.answered_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    facts = {}
+    for graduate, last_at in session.execute(
+        select(Graduate, last).where(Graduate.id.in_(graduate_ids))
+    ):
+        facts[graduate.id] = Facts(graduate, last_check_in=_aware(last_at))
     for row in session.execute(
         select(
             CheckIn.graduate_id,
@@ -110,8 +126,9 @@ def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dic
             CheckIn.graduate_id,
             CheckIn.questionnaire,
             CheckIn.answered_at,
-            CheckIn.answers,
-            CheckIn.subscales,
+            # Only the numbers a summary shows, extracted in the database: no JSON to parse.
+            CheckIn.answers[ITEM9].as_integer().label("item9"),
+            *(CheckIn.subscales[name].as_integer().label(name) for name in BAM_SUBSCALES),
             CheckIn.safety_positive,
             CheckIn.part2,
         )
@@ -123,17 +140,6 @@ def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dic
         .order_by(CheckIn.answered_at)
     ):
         facts[row.graduate_id].week.append(row)
-    for graduate_id, last in session.execute(
-        select(CheckIn.graduate_id, func.max(CheckIn.answered_at))
-        .where(
-            CheckIn.graduate_id.in_(graduate_ids),
-            CheckIn.part2.is_(False),
-            CheckIn.answered_at < period.end,
-        )
-        .group_by(CheckIn.graduate_id)
-    ):
-        # func.max bypasses the UTCDateTime type on SQLite: tag it the same way.
-        facts[graduate_id].last_check_in = _aware(last)
     for graduate_id, skill_id, count in session.execute(
         select(SkillPractice.graduate_id, SkillPractice.skill_id, func.count())
         .where(
@@ -180,20 +186,23 @@ def build(facts: Facts, period: Period) -> Built:
     intensified = any(f.kind in ("watch", "step_up") for f in facts.flags)
     mood_flags = [f for f in facts.flags if f.source != "substance_use"]
     mood_week = [row for row in facts.week if not row.part2]
+    facts.by_form = {form: [] for form in FULL_FORMS}
+    for row in facts.history:
+        facts.by_form[row.questionnaire].append(row)
 
     series = {
         instrument: [
             headline.Score(graduated_at, baseline[instrument]),
             *(
                 headline.Score(row.answered_at, row.score)
-                for row in facts.history
-                if row.questionnaire == instrument and row.score is not None
+                for row in facts.by_form[instrument]
+                if row.score is not None
             ),
         ]
         for instrument in SCORED
     }
     item9 = [
-        {"answered_at": _iso(row.answered_at), "answer": row.answers.get(ITEM9)}
+        {"answered_at": _iso(row.answered_at), "answer": row.item9}
         for row in mood_week
         if row.questionnaire == "phq9"
     ]
@@ -278,7 +287,7 @@ def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str,
         "notice": PART2_NOTICE,
         "forms": _forms(facts, period, ("bam",), intensified),
         "bam": [
-            {"answered_at": _iso(row.answered_at), **(row.subscales or {})}
+            {"answered_at": _iso(row.answered_at), **{k: getattr(row, k) for k in BAM_SUBSCALES}}
             for row in bam
             if row.questionnaire == "bam"
         ],
@@ -294,32 +303,34 @@ def _forms(
     zone = zoneinfo.ZoneInfo(graduate.timezone)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    # The local days whose midnight falls in the week: the due dates it can hold.
+    days = []
+    day = first
+    while day <= last:
+        if period.start <= schedule.midnight(day, zone) < period.end:
+            days.append((day, (day - graduate.graduation_date).days))
+        day += timedelta(days=1)
     found = []
     for form in forms:
         if form == "bam" and not graduate.substance_use:
             continue
-        answered = [row.answered_at for row in facts.history if row.questionnaire == form]
-        day = first
-        while day <= last:
-            index = (day - graduate.graduation_date).days
+        answered = [row.answered_at for row in facts.by_form[form]]
+        for day, index in days:
             weekly_until = index if intensified else schedule.FULL_FORMS[form]
-            opens = schedule.midnight(day, zone)
-            if period.start <= opens < period.end and schedule.is_due_date(
-                index, weekly_until=weekly_until
-            ):
-                since = schedule.satisfied_from(graduate.graduation_date, index, weekly_until, zone)
-                closes = schedule.midnight(day + timedelta(days=schedule.WINDOW_DAYS), zone)
-                if any(since <= at < closes for at in answered):
-                    status = "completed"
-                else:
-                    status = "missed" if closes <= period.end else "open"
-                found.append({"questionnaire": form, "due_date": day.isoformat(), "status": status})
-            day += timedelta(days=1)
+            if not schedule.is_due_date(index, weekly_until=weekly_until):
+                continue
+            since = schedule.satisfied_from(graduate.graduation_date, index, weekly_until, zone)
+            closes = schedule.midnight(day + timedelta(days=schedule.WINDOW_DAYS), zone)
+            if any(since <= at < closes for at in answered):
+                status = "completed"
+            else:
+                status = "missed" if closes <= period.end else "open"
+            found.append({"questionnaire": form, "due_date": day.isoformat(), "status": status})
     return found
 
 
 def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dict[str, Any]:
-    points = [r for r in facts.history if r.questionnaire == instrument and r.score is not None]
+    points = [r for r in facts.by_form[instrument] if r.score is not None]
     latest = points[-1] if points else None
     before = [r for r in points if r.answered_at < period.start]
     new = latest is not None and latest.answered_at >= period.start

@@ -303,14 +303,14 @@ def _build_batch(
     if not rows:
         return Counter()
     statement = (
-        _insert(session, Summary)
+        _insert(session, Summary.__table__)  # Core: no ORM bookkeeping for 500 rows
         .on_conflict_do_nothing(index_elements=["therapist_user_id", "graduate_id", "week_of"])
-        .returning(Summary.therapist_user_id)
+        .returning(Summary.__table__.c.therapist_user_id)
     )
-    return Counter(session.scalars(statement, rows))
+    return Counter(session.execute(statement, rows).scalars())
 
 
-def _insert(session: Session, model: type) -> Any:
+def _insert(session: Session, model: Any) -> Any:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model)
 
