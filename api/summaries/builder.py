@@ -63,14 +63,14 @@ class Facts:
     """What one batch query set found about one graduate."""
 
     graduate: Graduate
-    history: list[Any] = field(default_factory=list)  # phq9/gad7/bam, oldest first
+    # PHQ-9, GAD-7 and BAM of the last 26 weeks by form, oldest first.
+    history: dict[str, list[Any]] = field(default_factory=lambda: {f: [] for f in FULL_FORMS})
     week: list[Any] = field(default_factory=list)  # every check-in this week, oldest first
     last_check_in: datetime | None = None  # any non-Part 2 check-in before the week ended
     practised: dict[str, int] = field(default_factory=dict)
     targets: dict[str, int] = field(default_factory=dict)
     appointments: dict[str, int] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
-    by_form: dict[str, list[Any]] = field(default_factory=dict)  # history, grouped by build()
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dic
         )
         .order_by(CheckIn.answered_at)
     ):
-        facts[row.graduate_id].history.append(row)
+        facts[row.graduate_id].history[row.questionnaire].append(row)
     for row in session.execute(
         select(
             CheckIn.id,
@@ -186,16 +186,13 @@ def build(facts: Facts, period: Period) -> Built:
     intensified = any(f.kind in ("watch", "step_up") for f in facts.flags)
     mood_flags = [f for f in facts.flags if f.source != "substance_use"]
     mood_week = [row for row in facts.week if not row.part2]
-    facts.by_form = {form: [] for form in FULL_FORMS}
-    for row in facts.history:
-        facts.by_form[row.questionnaire].append(row)
 
     series = {
         instrument: [
             headline.Score(graduated_at, baseline[instrument]),
             *(
                 headline.Score(row.answered_at, row.score)
-                for row in facts.by_form[instrument]
+                for row in facts.history[instrument]
                 if row.score is not None
             ),
         ]
@@ -314,7 +311,7 @@ def _forms(
     for form in forms:
         if form == "bam" and not graduate.substance_use:
             continue
-        answered = [row.answered_at for row in facts.by_form[form]]
+        answered = [row.answered_at for row in facts.history[form]]
         for day, index in days:
             weekly_until = index if intensified else schedule.FULL_FORMS[form]
             if not schedule.is_due_date(index, weekly_until=weekly_until):
@@ -330,7 +327,7 @@ def _forms(
 
 
 def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dict[str, Any]:
-    points = [r for r in facts.by_form[instrument] if r.score is not None]
+    points = [r for r in facts.history[instrument] if r.score is not None]
     latest = points[-1] if points else None
     before = [r for r in points if r.answered_at < period.start]
     new = latest is not None and latest.answered_at >= period.start
