@@ -97,4 +97,4 @@ def test_staff_and_the_graduate_may_export_and_every_export_is_audited(story, db
             AuditEvent.graduate_id == story.graduate_id, AuditEvent.action == "fhir.export"
         )
     ).all()
-    assert sorted(audited) == ["staff", "therapist"]
+    assert sorted(audited) == ["graduate", "staff", "therapist"]

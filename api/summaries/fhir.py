@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import access
+from api.audit import service as audit
 from api.auth import Actor
 from api.checkins.models import CheckIn
 from api.content.loader import ContentLibrary
@@ -55,7 +56,8 @@ def export(
     library: ContentLibrary,
     now: datetime,
 ) -> dict[str, Any]:
-    """The bundle; therapists need consent (and the Part 2 consent for BAM). Audited."""
+    """The bundle; therapists need consent (and the Part 2 consent for BAM). Every export is
+    audited, the graduate's own included."""
     found = access.graduate(
         session=session,
         actor=actor,
@@ -64,6 +66,17 @@ def export(
         action="fhir.export",
         now=now,
     )
+    if found.relation is access.Relation.SELF:
+        # A copy of the record leaving the system is worth a line even when it is their own.
+        audit.record(
+            session=session,
+            actor=actor,
+            action="fhir.export",
+            graduate_id=graduate_id,
+            program_id=found.graduate.program_id,
+            outcome="allowed",
+            now=now,
+        )
     patient_ref = {"reference": f"urn:uuid:{graduate_id}"}
     entries = [_entry(graduate_id, {"resourceType": "Patient", "id": str(graduate_id)})]
     statement = select(CheckIn).where(CheckIn.graduate_id == graduate_id)
