@@ -81,6 +81,7 @@ def _register_api(app: Flask) -> None:
     from api.health import blp as health_blp
     from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
+    from api.summaries.routes import blp as summaries_blp
     from api.users.routes import blp as me_blp
 
     api = Api(app)
@@ -95,6 +96,7 @@ def _register_api(app: Flask) -> None:
         flags_blp,
         groups_blp,
         audit_blp,
+        summaries_blp,
     ):
         api.register_blueprint(blueprint)
 

@@ -25,6 +25,7 @@ from api.plans.models import (
     SkillPractice,
 )
 from api.programs.models import Membership, Program
+from api.summaries.models import Summary, SummaryPreference, SummaryRun
 from api.users.models import User
 
 __all__ = [
@@ -55,5 +56,8 @@ __all__ = [
     "Program",
     "ProgramContent",
     "SkillPractice",
+    "Summary",
+    "SummaryPreference",
+    "SummaryRun",
     "User",
 ]

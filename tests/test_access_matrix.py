@@ -28,6 +28,7 @@ from tests.matrix_groups import (
     group_values,
 )
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
+from tests.matrix_summaries import SUMMARY_BODIES, SUMMARY_EXPECTED, summary_values
 from tests.personas import PERSONAS, everyone, row
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -126,6 +127,8 @@ EXPECTED.update(CONTENT_EXPECTED)
 BODIES.update(CONTENT_BODIES)
 EXPECTED.update(GROUP_EXPECTED)
 BODIES.update(GROUP_BODIES)
+EXPECTED.update(SUMMARY_EXPECTED)
+BODIES.update(SUMMARY_BODIES)
 
 
 def test_every_route_is_in_the_matrix():
@@ -142,6 +145,7 @@ def _url(operation: tuple[str, str], world, db, clock) -> str:
         **plan_values(world, db, clock.now()),
         **checkin_values(world, db, clock.now()),
         **group_values(world, db, clock.now()),
+        **summary_values(world, db, clock.now()),
         **GROUP_PATH_VALUES.get(operation, {}),
     }
     path = operation[1].format(**{key: str(value) for key, value in values.items()})

@@ -634,3 +634,27 @@ def test_the_demo_has_a_weekly_alumni_group_with_both_graduates(app, db, clock):
     assert group.kind == "alumni" and group.rrule == "FREQ=WEEKLY;BYDAY=TH"
     statuses = db.scalars(select(GroupMember.status).where(GroupMember.group_id == group.id))
     assert list(statuses) == ["member", "member"]
+
+
+def test_a_weekly_summary_counts_group_attendance_without_naming_the_group(
+    world, as_user, clock, app
+):
+    from jobs.scheduler import run_job
+
+    group = _create(world, as_user)
+    _join(world, as_user, group["id"])
+    clock.advance(days=2)  # the Nov 24 meeting has happened
+    records = [{"graduate_id": str(world.graduate.id), "status": "present"}]
+    assert (
+        _register(as_user(world.email("coordinator")), group["id"], NOV_24, records).status_code
+        == 200
+    )
+    clock.set(clock.now().replace(day=30, hour=15))  # Monday, after the summaries' slot
+    assert run_job(app, "summaries.weekly") >= 1
+    therapist = as_user(world.email("therapist_consent"))
+    [summary] = therapist.get(
+        "/api/v1/summaries", query_string={"graduate_id": str(world.graduate.id)}
+    ).json
+    full = therapist.get(f"/api/v1/summaries/{summary['id']}").json
+    assert full["content"]["group_attendance"] == {"present": 1, "absent": 0, "excused": 0}
+    assert GROUP["name"] not in str(full)
