@@ -120,6 +120,20 @@ def test_a_page_far_past_the_end_is_empty_not_an_overflow(as_user, world, path):
     assert response.json == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "sertra\x00line", "managed_by": "Dr. Rivera"},
+        {"name": "sertraline", "managed_by": "Dr. Rivera", "\x00": 1},
+    ],
+)
+def test_nul_characters_are_refused_not_a_database_error(as_user, world, db, body):
+    url = f"/api/v1/graduates/{world.graduate.id}/plan/medications"
+    response = as_user(world.email("therapist_consent")).post(url, json=body)
+    assert_error(response, 422)
+    assert "NUL" in response.json["message"] or "NUL" in str(response.json.get("errors"))
+
+
 @pytest.fixture
 def crashing_app(migrated_url: str, session_clock) -> Iterator[Flask]:
     """A separate app (its own engine on the migrated database) with a route that fails."""

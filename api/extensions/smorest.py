@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -26,10 +26,27 @@ BODY_LOCATIONS = {"json", "form", "files"}
 
 
 class Schema(ma.Schema):
-    """Every schema refuses unknown fields (no mass assignment)."""
+    """Every schema refuses unknown fields (no mass assignment) and NUL characters, which
+    PostgreSQL cannot store in text (a 500 otherwise, and never meaningful input)."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if _holds_nul(data):
+            raise ma.ValidationError("Text may not contain NUL (\\u0000) characters.")
+        return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 class StrictBoolean(ma.fields.Boolean):
