@@ -32,8 +32,10 @@ from api.timeline import local_today, phase_for
 INACTIVITY_DAYS = {"month1": 7, "months2_3": 7, "months4_6": 14}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
 BATCH_SIZE = 2000
-# Answers old enough to satisfy the two latest closed due dates of any form, with room.
-ANSWERS_SINCE = schedule.LOOKBACK + timedelta(days=60)
+# The oldest answer that can satisfy one of the two latest closed due dates: the older of
+# them is at most 3 + 2 x 28 days back and its window opens at most 28 days before it
+# (plus a day for time zones). Older answers are never read, however long the history.
+ANSWERS_SINCE = timedelta(days=schedule.WINDOW_DAYS + 3 * schedule.EVERY_FOUR_WEEKS + 1)
 
 
 def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -> int:
@@ -189,11 +191,21 @@ def _satisfied(
     weekly_until: int,
     zone: zoneinfo.ZoneInfo,
 ) -> bool:
-    opened = schedule.satisfied_from(graduate.graduation_date, due_day, weekly_until, zone)
-    closes = schedule.midnight(
-        graduate.graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
-    )
+    opened, closes = _window(graduate.graduation_date, due_day, weekly_until, zone)
     return any(row.questionnaire == form and opened <= row.answered_at < closes for row in answered)
+
+
+@functools.lru_cache(maxsize=65536)
+def _window(
+    graduation_date: date, due_day: int, weekly_until: int, zone: zoneinfo.ZoneInfo
+) -> tuple[datetime, datetime]:
+    """When an answer satisfies a due date: from the day after the previous due date until
+    its window closes. Cached: a cohort shares its graduation day and time zone."""
+    opened = schedule.satisfied_from(graduation_date, due_day, weekly_until, zone)
+    closes = schedule.midnight(
+        graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
+    )
+    return opened, closes
 
 
 def _inactive(graduate: Graduate, days: int, now: datetime) -> flag_rules.Signal | None:
