@@ -1,17 +1,19 @@
-"""Flag evaluation cost for a graduate with 1 prior check-in and one with 1,000, interleaved.
+"""Flag evaluation cost with 1 vs 1,000 earlier check-ins for the graduate, interleaved.
 
     .venv/bin/python -m bench.flag_evaluation [--database both|postgresql|sqlite] [--repeat 300]
 
-For each repetition and each graduate (the order alternates), a new PHQ-9 is inserted and
-flushed, then api.flags.service.evaluate_check_in runs, timed, with the flags it raises
-flushed; the transaction is rolled back, so every repetition sees the same history. Two
-cases: "quiet" (the score of every earlier check-in: no flag) and "watch" (6 points above
-the discharge baseline: a watch flag is raised, so the raising queries are timed too). The
-1,000 prior check-ins are all PHQ-9s (the instrument evaluated: the worst case for the index).
+Three graduates: 1 earlier PHQ-9 (the reference), 1,000 earlier PHQ-9s (the worst case for
+an index on the instrument) and 1,000 earlier check-ins as they come (dailies, with a PHQ-9
+and a GAD-7 every 14th day). For each repetition and graduate (the order rotates), a new
+PHQ-9 is inserted and flushed, then api.flags.service.evaluate_check_in runs, timed, with
+the flags it raises flushed; the transaction is rolled back, so every repetition sees the
+same history. Two cases: "quiet" (the score of every earlier PHQ-9: no flag) and "watch"
+(6 points above the discharge baseline: a watch is raised, so raising is timed too).
 
 Prints the median and p95 in ms, SQL statements per evaluation (BEGIN/SAVEPOINT/RELEASE...
-not counted), the ratio 1,000 / 1 per case (issue #6: at most 1.2), and on PostgreSQL the
-plan of the query that reads the earlier check-ins. Informational only: always exits 0.
+not counted), the ratios to the reference per case (issue #6: at most 1.2), and the plan of the
+query that reads the earlier check-ins (EXPLAIN ANALYZE; EXPLAIN QUERY PLAN on SQLite).
+Informational only: always exits 0.
 A throwaway PostgreSQL database and a temporary SQLite file are created and dropped.
 """
 
@@ -34,45 +36,85 @@ from api.db import Database
 from api.flags.service import evaluate_check_in
 from api.graduates.models import Graduate
 from api.programs.models import Program
-from bench.checkin_throughput import _prior_check_ins
 from bench.request_overhead import _throwaway_postgres
 
 GOAL = 1.2
 WARM_UP = 20
-PRIORS = (1, 1000)
+# Earlier check-ins per graduate: the first is the reference for the ratios.
+HISTORIES = ("1 PHQ-9", "1,000 PHQ-9", "1,000 mixed")
 NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+ANSWERS = {
+    "phq9": {f"phq9-{n}": 1 for n in range(1, 9)} | {"phq9-9": 0},  # 8, the baseline
+    "gad7": {f"gad7-{n}": 1 for n in range(1, 7)} | {"gad7-7": 0},  # 6, the baseline
+    "daily": {"mood": 6, "phq2": 1, "gad2": 1, "sleep": 3, "safe": 1},
+}
 CASES = {
-    "quiet": {f"phq9-{n}": 1 for n in range(1, 9)} | {"phq9-9": 0},  # 8, as every prior one
+    "quiet": ANSWERS["phq9"],  # 8, as every earlier PHQ-9: no flag
     "watch": {f"phq9-{n}": 2 for n in range(1, 8)} | {"phq9-8": 0, "phq9-9": 0},  # 14
 }
 SCORES = {"quiet": 8, "watch": 14}
 
 
-def seed(database: Database, now: datetime) -> dict[int, uuid.UUID]:
-    """One graduate per count in PRIORS, baseline PHQ-9 8, with that many earlier PHQ-9s."""
+def history(graduate_id: uuid.UUID, name: str, now: datetime) -> list[dict[str, Any]]:
+    """ "1 PHQ-9" and "1,000 PHQ-9": PHQ-9s every 80 minutes back from a day ago (the worst
+    case for an index on the instrument). "1,000 mixed": a daily check-in every evening back
+    from yesterday, with a PHQ-9 and a GAD-7 every 14th day (what 1,000 look like)."""
+    if name != "1,000 mixed":
+        count = 1 if name == "1 PHQ-9" else 1000
+        times = [(now - timedelta(days=1, minutes=80 * n), "phq9") for n in range(count)]
+    else:
+        times = []
+        for day in range(1, 1000):
+            evening = now - timedelta(days=day, hours=2)
+            forms = ("daily", "phq9", "gad7") if day % 14 == 0 else ("daily",)
+            times += [(evening - timedelta(minutes=n), form) for n, form in enumerate(forms)]
+        times = times[:1000]
+    return [
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": graduate_id,
+            "questionnaire": form,
+            "form_version": "2026.1",
+            "answered_at": at,
+            "submitted_at": at,
+            "answers": ANSWERS[form],
+            "score": {"phq9": 8, "gad7": 6}.get(form),
+            "band": "mild" if form != "daily" else None,
+            "subscales": {"phq2": 1, "gad2": 1} if form == "daily" else None,
+            "safety_positive": False,
+            "part2": False,
+        }
+        for at, form in times
+    ]
+
+
+def seed(database: Database, now: datetime) -> dict[str, uuid.UUID]:
+    """One graduate per history, baseline PHQ-9 8 and GAD-7 6."""
     session = database.session()
     program = Program(name="Bench", created_at=now)
     session.add(program)
     session.flush()
     graduates = {}
-    for prior in PRIORS:
+    for name in HISTORIES:
         graduate = Graduate(
             program_id=program.id,
-            display_name=f"{prior} prior",
-            graduation_date=(now - timedelta(days=60)).date(),
+            display_name=name,
+            graduation_date=(now - timedelta(days=1000)).date(),
             timezone="America/Chicago",
             substance_use=False,
             baseline_phq9=8,
             baseline_gad7=6,
-            created_at=now - timedelta(days=60),
+            created_at=now - timedelta(days=1000),
             last_active_at=now,
         )
         session.add(graduate)
         session.flush()
-        session.execute(insert(CheckIn), _prior_check_ins(graduate.id, prior, now))
-        graduates[prior] = graduate.id
+        session.execute(insert(CheckIn), history(graduate.id, name, now))
+        graduates[name] = graduate.id
     session.commit()
     database.session.remove()
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")  # planner statistics, as a live database has
     return graduates
 
 
@@ -128,41 +170,40 @@ def evaluate_once(
         database.session.remove()
 
 
-def measure(database: Database, repeat: int) -> dict[tuple[str, int], dict[str, Any]]:
+def measure(database: Database, repeat: int) -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     graduates = seed(database, now)
     counter = Counter()
     event.listen(database.engine, "before_cursor_execute", counter)
-    samples: dict[tuple[str, int], list[float]] = {(c, p): [] for c in CASES for p in PRIORS}
-    statements: dict[tuple[str, int], set[int]] = {key: set() for key in samples}
+    samples: dict[tuple[str, str], list[float]] = {(c, h): [] for c in CASES for h in HISTORIES}
+    statements: dict[tuple[str, str], set[int]] = {key: set() for key in samples}
     try:
         for rep in range(WARM_UP + repeat):
-            order = PRIORS if rep % 2 == 0 else PRIORS[::-1]
+            shift = rep % len(HISTORIES)  # rotated, so drift and noise hit every history
             for case in CASES:
-                for prior in order:
-                    seconds, count = evaluate_once(database, counter, graduates[prior], case, now)
+                for name in HISTORIES[shift:] + HISTORIES[:shift]:
+                    seconds, count = evaluate_once(database, counter, graduates[name], case, now)
                     if rep >= WARM_UP:
-                        samples[case, prior].append(seconds)
-                        statements[case, prior].add(count)
+                        samples[case, name].append(seconds)
+                        statements[case, name].add(count)
     finally:
         event.remove(database.engine, "before_cursor_execute", counter)
-    results: dict[tuple[str, int], dict[str, Any]] = {}
+    found: dict[str, Any] = {"plans": {}}
     for key, values in samples.items():
         ordered = sorted(values)
-        results[key] = {
+        found[key] = {
             "median": statistics.median(ordered) * 1000,
             "p95": ordered[int(0.95 * (len(ordered) - 1))] * 1000,
             "statements": sorted(statements[key]),
         }
-    results[("plan", 0)] = {"plan": plan(database, counter, graduates[PRIORS[-1]], now)}
-    return results
+    for name in HISTORIES[1:]:
+        found["plans"][name] = plan(database, graduates[name], now)
+    return found
 
 
-def plan(database: Database, counter: Counter, graduate_id: uuid.UUID, now: datetime) -> str:
-    """EXPLAIN ANALYZE of the earlier-check-ins query for the longest history (PostgreSQL)."""
-    if database.engine.dialect.name != "postgresql" or counter.history_query is None:
-        return ""
-    counter.history_query = None
+def plan(database: Database, graduate_id: uuid.UUID, now: datetime) -> str:
+    """The plan of the query that reads the earlier check-ins, as the evaluation sends it."""
+    counter = Counter()
     event.listen(database.engine, "before_cursor_execute", counter)
     try:
         evaluate_once(database, counter, graduate_id, "quiet", now)
@@ -171,32 +212,38 @@ def plan(database: Database, counter: Counter, graduate_id: uuid.UUID, now: date
     assert counter.history_query is not None
     statement, parameters = counter.history_query
     with database.engine.connect() as connection:
-        rows = connection.exec_driver_sql(f"EXPLAIN ANALYZE {statement}", parameters)
-        return "\n".join(f"    {row[0]}" for row in rows)
+        if database.engine.dialect.name == "postgresql":
+            rows = connection.exec_driver_sql(f"EXPLAIN ANALYZE {statement}", parameters)
+            return "\n".join(f"    {row[0]}" for row in rows)
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return "\n".join(f"    {row[-1]}" for row in rows)
 
 
-def report(name: str, results: dict[tuple[str, int], dict[str, Any]], repeat: int) -> None:
-    print(f"{name}: evaluate_check_in for a new PHQ-9, {repeat} interleaved repetitions")
-    print(f"  {'case':<7} {'prior':>6} {'median ms':>10} {'p95 ms':>8} {'statements':>11}")
+def report(name: str, found: dict[str, Any], repeat: int) -> None:
+    print(f"{name}: evaluate_check_in for a new PHQ-9, {repeat} rotated repetitions")
+    print(f"  {'case':<7} {'earlier':<12} {'median ms':>10} {'p95 ms':>8} {'statements':>11}")
     for case in CASES:
-        for prior in PRIORS:
-            found = results[case, prior]
-            counts = "/".join(str(n) for n in found["statements"])
+        for history_name in HISTORIES:
+            row = found[case, history_name]
+            counts = "/".join(str(n) for n in row["statements"])
             print(
-                f"  {case:<7} {prior:>6,} {found['median']:10.3f} {found['p95']:8.3f} {counts:>11}"
+                f"  {case:<7} {history_name:<12} {row['median']:10.3f} {row['p95']:8.3f} "
+                f"{counts:>11}"
             )
+    reference = HISTORIES[0]
     for case in CASES:
-        few, many = results[case, PRIORS[0]], results[case, PRIORS[-1]]
-        ratio = many["median"] / few["median"]
-        same = few["statements"] == many["statements"]
-        verdict = "PASS" if ratio <= GOAL and same else "MISS"
-        print(
-            f"  ratio 1,000 / 1 ({case}): {ratio:.2f}; statements the same: {same}  "
-            f"(goal <= {GOAL}: {verdict})"
-        )
-    if results["plan", 0]["plan"]:
-        print("  earlier check-ins, 1,000 prior (EXPLAIN ANALYZE):")
-        print(results["plan", 0]["plan"])
+        for history_name in HISTORIES[1:]:
+            few, many = found[case, reference], found[case, history_name]
+            ratio = many["median"] / few["median"]
+            same = few["statements"] == many["statements"]
+            verdict = "PASS" if ratio <= GOAL and same else "MISS"
+            print(
+                f"  ratio {history_name} / {reference} ({case}): {ratio:.2f}, same statements: "
+                f"{same}  (goal <= {GOAL}: {verdict})"
+            )
+    for history_name, text in found["plans"].items():
+        print(f"  plan of the earlier check-ins query, {history_name}:")
+        print(text)
 
 
 def main() -> None:
