@@ -111,8 +111,8 @@ def graduate(
 
 
 def five_graduates(db: Session) -> None:
-    """One of each: engaged, forms missed (mood and Part 2), a quiet app, forms missed during
-    a watch, two missed appointments; and one engaged whose missed appointments are older."""
+    """One of each: engaged (two missed appointments, then an attended one), forms missed
+    (mood and Part 2), a quiet app, forms missed during a watch, two missed appointments."""
     program = factories.program(db)
     engaged = graduate(db, program, "engaged")
     answer_forms(db, engaged)

@@ -51,12 +51,13 @@ def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) 
         if after is not None:
             statement = statement.where(Graduate.id > after)
         graduates = list(session.scalars(statement))
-        if graduates:
-            touched += _run_batch(session, graduates, now)
-            session.commit()
-        if len(graduates) < batch_size:
+        if not graduates:
             return touched
         after = graduates[-1].id
+        touched += _run_batch(session, graduates, now)
+        session.commit()
+        if len(graduates) < batch_size:
+            return touched
 
 
 def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> int:
