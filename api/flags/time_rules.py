@@ -8,11 +8,16 @@ alone never count. Disengagement while a watch is open escalates it to a step-up
 
 from __future__ import annotations
 
+import functools
+import itertools
+import uuid
 import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
@@ -20,58 +25,151 @@ from api.checkins.models import CheckIn
 from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
-from api.flags.service import OPEN, raise_signal, rules_of
+from api.flags.service import OPEN, raise_signal
 from api.graduates.models import Graduate
 from api.plans.models import Appointment, AppointmentReport
 from api.programs.models import Program
 from api.timeline import local_today, phase_for
 
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
+BATCH_SIZE = 2000
+# The oldest answer that can satisfy one of the two latest closed due dates: the older of
+# them is at most 3 + 2 x 28 days back and its window opens at most 28 days before it
+# (plus a day for time zones). Older answers are never read, however long the history.
+ANSWERS_SINCE = timedelta(days=schedule.WINDOW_DAYS + 3 * schedule.EVERY_FOUR_WEEKS + 1)
 
 
-def run_daily(*, session: Session, now: datetime) -> int:
-    """Evaluate every graduate who has graduated; returns how many flags were raised or updated."""
+def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -> int:
+    """Evaluate every graduate who has graduated; returns how many flags were raised or updated.
+
+    Graduates go by id in batches, each read with the same four queries whatever its size;
+    only the few with a signal cost more. Each batch is committed, so a check-in evaluated
+    meanwhile never waits long on a flag this run holds, and a failure keeps earlier batches
+    (raising again merges, so a rerun duplicates nothing)."""
+    touched, after = 0, None
+    while True:
+        statement = select(Graduate).order_by(Graduate.id).limit(batch_size)
+        if after is not None:
+            statement = statement.where(Graduate.id > after)
+        graduates = list(session.scalars(statement))
+        if not graduates:
+            return touched
+        after = graduates[-1].id
+        touched += _run_batch(session, graduates, now)
+        session.commit()
+        if len(graduates) < batch_size:
+            return touched
+
+
+def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> int:
+    ids = [graduate.id for graduate in graduates]
+    # Plain rows through the connection: cheaper per row than ORM results, and nothing is
+    # pending to flush at the start of a batch.
+    connection = session.connection()
+    answered = _by_graduate(
+        connection.execute(
+            select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at).where(
+                CheckIn.graduate_id.in_(ids),
+                CheckIn.questionnaire.in_(list(schedule.FULL_FORMS)),
+                CheckIn.answered_at >= now - ANSWERS_SINCE,
+            )
+        )
+    )
+    ranked = (
+        select(
+            Appointment.graduate_id,
+            AppointmentReport.status,
+            AppointmentReport.occurrence_start,
+            func.row_number()
+            .over(
+                partition_by=Appointment.graduate_id,
+                order_by=AppointmentReport.occurrence_start.desc(),
+            )
+            .label("n"),
+        )
+        .join(Appointment, Appointment.id == AppointmentReport.appointment_id)
+        .where(Appointment.graduate_id.in_(ids))
+        .subquery()
+    )
+    reports = _by_graduate(
+        connection.execute(select(ranked).where(ranked.c.n <= 2).order_by(ranked.c.n))
+    )
+    watches = _by_graduate(
+        connection.execute(
+            select(Flag.graduate_id, Flag.source).where(
+                Flag.graduate_id.in_(ids), Flag.kind == "watch", Flag.status.in_(OPEN)
+            )
+        )
+    )
+    # The batch's programs (a handful) in one query: each program's own numbers apply.
+    wanted = {graduate.program_id for graduate in graduates}
+    programs = {p.id: p for p in session.scalars(select(Program).where(Program.id.in_(wanted)))}
     touched = 0
-    for graduate in session.scalars(select(Graduate).order_by(Graduate.id)):
-        for signal in signals_for(session=session, graduate=graduate, now=now):
+    for graduate in graduates:
+        found = signals_for(
+            graduate=graduate,
+            now=now,
+            answered=answered.get(graduate.id, []),
+            latest_reports=reports.get(graduate.id, []),
+            watched_sources={row.source for row in watches.get(graduate.id, [])},
+            rules=configuration.rules_for(programs[graduate.program_id]),
+        )
+        for signal in found:
             if raise_signal(session=session, graduate=graduate, signal=signal, now=now):
                 touched += 1
     return touched
 
 
-def signals_for(*, session: Session, graduate: Graduate, now: datetime) -> list[flag_rules.Signal]:
+def _by_graduate(rows: Iterable[Any]) -> dict[uuid.UUID, list[Any]]:
+    grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.graduate_id].append(row)
+    return grouped
+
+
+def signals_for(
+    *,
+    graduate: Graduate,
+    now: datetime,
+    answered: list[Any],
+    latest_reports: list[Any],
+    watched_sources: set[str],
+    rules: flag_rules.Rules,
+) -> list[flag_rules.Signal]:
+    """Plain code over what the batch loaded: full forms answered recently (questionnaire,
+    answered_at), the two latest appointment reports newest first (status,
+    occurrence_start), and the sources of the graduate's open watch flags."""
     days = (local_today(graduate.timezone, now) - graduate.graduation_date).days
     if days < 0:
         return []
-    found = _missed_forms(session, graduate, days, now)
-    inactive = _inactive(graduate, days, now, rules_of(session, graduate))
+    found = _missed_forms(answered, graduate, days)
+    inactive = _inactive(graduate, days, now, rules)
     if inactive is not None:
         found.append(inactive)
-    missed_appointments = _missed_appointments(session, graduate)
+    missed_appointments = _missed_appointments(latest_reports)
     if missed_appointments is not None:
         found.append(missed_appointments)
-    return [_escalate_open_watch(session, graduate, signal) for signal in found]
+    return [_escalate_open_watch(watched_sources, signal) for signal in found]
 
 
-def _missed_forms(
-    session: Session, graduate: Graduate, days: int, now: datetime
-) -> list[flag_rules.Signal]:
+@functools.lru_cache(maxsize=4096)
+def _last_two_closed(days: int, weekly_until: int) -> tuple[int, ...]:
+    """The two latest due days whose window has closed, newest first (fewer early on)."""
+    closed = (
+        day
+        for day in range(days - schedule.WINDOW_DAYS, 0, -1)
+        if schedule.is_due_date(day, weekly_until=weekly_until)
+    )
+    return tuple(itertools.islice(closed, 2))
+
+
+def _missed_forms(answered: list[Any], graduate: Graduate, days: int) -> list[flag_rules.Signal]:
     zone = zoneinfo.ZoneInfo(graduate.timezone)
-    answered = session.execute(
-        select(CheckIn.questionnaire, CheckIn.answered_at).where(
-            CheckIn.graduate_id == graduate.id,
-            CheckIn.answered_at >= now - schedule.LOOKBACK - timedelta(days=60),
-        )
-    ).all()
     found = []
     for form, weekly_until in schedule.FULL_FORMS.items():
         if form == "bam" and not graduate.substance_use:
             continue
-        closed = [
-            day
-            for day in range(days - schedule.WINDOW_DAYS, 0, -1)
-            if schedule.is_due_date(day, weekly_until=weekly_until)
-        ][:2]
+        closed = _last_two_closed(days, weekly_until)
         if len(closed) < 2:
             continue
         missed = [
@@ -103,11 +201,21 @@ def _satisfied(
     weekly_until: int,
     zone: zoneinfo.ZoneInfo,
 ) -> bool:
-    opened = schedule.satisfied_from(graduate.graduation_date, due_day, weekly_until, zone)
-    closes = schedule.midnight(
-        graduate.graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
-    )
+    opened, closes = _window(graduate.graduation_date, due_day, weekly_until, zone)
     return any(row.questionnaire == form and opened <= row.answered_at < closes for row in answered)
+
+
+@functools.lru_cache(maxsize=65536)
+def _window(
+    graduation_date: date, due_day: int, weekly_until: int, zone: zoneinfo.ZoneInfo
+) -> tuple[datetime, datetime]:
+    """When an answer satisfies a due date: from the day after the previous due date until
+    its window closes. Cached: a cohort shares its graduation day and time zone."""
+    opened = schedule.satisfied_from(graduation_date, due_day, weekly_until, zone)
+    closes = schedule.midnight(
+        graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
+    )
+    return opened, closes
 
 
 def _inactive(
@@ -139,14 +247,8 @@ def _inactive(
     )
 
 
-def _missed_appointments(session: Session, graduate: Graduate) -> flag_rules.Signal | None:
-    latest = session.execute(
-        select(AppointmentReport.status, AppointmentReport.occurrence_start)
-        .join(Appointment, Appointment.id == AppointmentReport.appointment_id)
-        .where(Appointment.graduate_id == graduate.id)
-        .order_by(AppointmentReport.occurrence_start.desc())
-        .limit(2)
-    ).all()
+def _missed_appointments(latest: list[Any]) -> flag_rules.Signal | None:
+    """`latest`: the two latest appointment reports, newest first."""
     if len(latest) < 2 or any(row.status != "missed" for row in latest):
         return None
     return flag_rules.Signal(
@@ -159,19 +261,9 @@ def _missed_appointments(session: Session, graduate: Graduate) -> flag_rules.Sig
     )
 
 
-def _escalate_open_watch(
-    session: Session, graduate: Graduate, signal: flag_rules.Signal
-) -> flag_rules.Signal:
+def _escalate_open_watch(watched_sources: set[str], signal: flag_rules.Signal) -> flag_rules.Signal:
     """Stopping everything during a watch is the months 4-6 danger sign: review a step up."""
-    watch = session.scalar(
-        select(Flag.id).where(
-            Flag.graduate_id == graduate.id,
-            Flag.kind == "watch",
-            Flag.source == signal.source,
-            Flag.status.in_(OPEN),
-        )
-    )
-    if watch is None:
+    if signal.source not in watched_sources:
         return signal
     return flag_rules.Signal(
         "step_up",
@@ -181,6 +273,21 @@ def _escalate_open_watch(
         {**signal.details, "disengagement_rule": signal.rule},
         signal.evidence,
     )
+
+
+def during_watch(
+    *, session: Session, graduate: Graduate, signal: flag_rules.Signal
+) -> flag_rules.Signal:
+    """A disengagement signal raised outside the daily run (a group's attendance), turned
+    into a step-up review if a watch of its source is open."""
+    watched = set(
+        session.scalars(
+            select(Flag.source).where(
+                Flag.graduate_id == graduate.id, Flag.kind == "watch", Flag.status.in_(OPEN)
+            )
+        )
+    )
+    return _escalate_open_watch(watched, signal)
 
 
 def escalate(*, session: Session, now: datetime) -> int:

@@ -24,7 +24,7 @@ from api.auth import Actor
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.flags import rules as flag_rules
 from api.flags.service import raise_signal
-from api.flags.time_rules import _escalate_open_watch
+from api.flags.time_rules import during_watch
 from api.graduates.models import Graduate
 from api.graduates.service import check_timezone
 from api.groups.models import (
@@ -516,7 +516,7 @@ def _check_missed_twice(
     raise_signal(
         session=session,
         graduate=graduate,
-        signal=_escalate_open_watch(session, graduate, signal),
+        signal=during_watch(session=session, graduate=graduate, signal=signal),
         now=now,
     )
 
