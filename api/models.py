@@ -5,6 +5,7 @@ from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.models import ProgramContent
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import CareTeamMember, Consent, EnrollmentCode, Graduate
+from api.notifications.models import Device, Notification
 from api.plans.models import (
     Appointment,
     AppointmentReport,
@@ -26,6 +27,7 @@ __all__ = [
     "CareTeamMember",
     "CheckIn",
     "Consent",
+    "Device",
     "EnrollmentCode",
     "Flag",
     "FlagEvent",
@@ -33,6 +35,7 @@ __all__ = [
     "IdempotentRequest",
     "Medication",
     "Membership",
+    "Notification",
     "Plan",
     "PlanChange",
     "PlanSkill",
