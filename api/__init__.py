@@ -77,6 +77,7 @@ def _register_api(app: Flask) -> None:
     from api.flags.routes import blp as flags_blp
     from api.graduates.routes import blp as graduates_blp
     from api.health import blp as health_blp
+    from api.notifications.routes import blp as notifications_blp
     from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
     from api.users.routes import blp as me_blp
@@ -92,6 +93,7 @@ def _register_api(app: Flask) -> None:
         checkins_blp,
         flags_blp,
         audit_blp,
+        notifications_blp,
     ):
         api.register_blueprint(blueprint)
 

@@ -33,6 +33,11 @@ class Settings:
     max_body_bytes: int
     log_level: str
     content_dir: Path = PROJECT_DIR / "content"
+    # Pushes: "console" (development, test) or "fcm"; see api/notifications/senders.py.
+    push_sender: str = "console"
+    fcm_base_url: str | None = None  # tests and benchmarks point this at a local fake
+    fcm_credentials: str | None = None  # service-account JSON path; None: application default
+    fcm_timeout_seconds: float = 10.0
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -83,4 +88,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
         content_dir=Path(source.get("CONTENT_DIR") or PROJECT_DIR / "content"),
+        push_sender=str(source.get("PUSH_SENDER") or ("fcm" if env == "production" else "console")),
+        fcm_base_url=source.get("FCM_BASE_URL") or None,
+        fcm_credentials=source.get("FCM_CREDENTIALS") or None,
+        fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
     )

@@ -57,7 +57,12 @@ def run_job(app: Flask, job_id: str, now: datetime | None = None) -> int:
 
 
 def run_all_once(app: Flask, now: datetime | None = None) -> dict[str, int]:
-    return {job_id: run_job(app, job_id, now) for job_id in JOBS}
+    """Every job, then one dispatch pass (dispatchers are their own processes otherwise)."""
+    from api.notifications import dispatch
+
+    counts = {job_id: run_job(app, job_id, now) for job_id in JOBS}
+    counts["notifications.dispatch"] = dispatch.run_pass(app=app, now=now)
+    return counts
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:

@@ -20,6 +20,11 @@ from tests.matrix_checkins import (
     checkin_values,
 )
 from tests.matrix_content import CONTENT_BODIES, CONTENT_EXPECTED, content_values
+from tests.matrix_notifications import (
+    NOTIFICATION_BODIES,
+    NOTIFICATION_EXPECTED,
+    notification_values,
+)
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
 from tests.personas import PERSONAS, everyone, row
 
@@ -117,6 +122,8 @@ BODIES.update(PLAN_BODIES)
 BODIES.update(CHECKIN_BODIES)
 EXPECTED.update(CONTENT_EXPECTED)
 BODIES.update(CONTENT_BODIES)
+EXPECTED.update(NOTIFICATION_EXPECTED)
+BODIES.update(NOTIFICATION_BODIES)
 
 
 def test_every_route_is_in_the_matrix():
@@ -132,6 +139,7 @@ def _url(operation: tuple[str, str], world, db, clock) -> str:
         **content_values(),
         **plan_values(world, db, clock.now()),
         **checkin_values(world, db, clock.now()),
+        **notification_values(world, db, clock.now()),
     }
     path = operation[1].format(**{key: str(value) for key, value in values.items()})
     return path + {**QUERIES, **CHECKIN_QUERIES}.get(operation, "")
