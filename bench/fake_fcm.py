@@ -48,6 +48,11 @@ class Fault:
     hold: float = 5.0  # seconds a "timeout" holds its reply
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # send_each opens up to 500 connections at once
+
+
 class FakeFcm:
     def __init__(self, port: int = 0, project_id: str = PROJECT_ID) -> None:
         self.project_id = project_id
@@ -59,9 +64,7 @@ class FakeFcm:
         self.attempts: Counter[str] = Counter()  # every send request, by token
         self.refused: Counter[str] = Counter()  # by fault kind
         self.token_requests = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
+        self.server = _Server(("127.0.0.1", port), _handler(self))
         self._thread: threading.Thread | None = None
 
     @property

@@ -7,6 +7,7 @@ the notification's generic title and body and an opaque id: nothing else leaves.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import uuid
@@ -102,7 +103,7 @@ class FcmSender:
     ) -> None:
         import firebase_admin
         from firebase_admin import credentials as firebase_credentials
-        from firebase_admin import messaging
+        from firebase_admin import exceptions, messaging
 
         credential = (
             firebase_credentials.Certificate(credentials)
@@ -110,6 +111,7 @@ class FcmSender:
             else firebase_credentials.ApplicationDefault()
         )
         self._messaging = messaging
+        self._errors = exceptions
         self._app = firebase_admin.initialize_app(
             credential,
             {"projectId": project_id, "httpTimeout": timeout},
@@ -121,7 +123,12 @@ class FcmSender:
         outcomes: list[Outcome] = []
         for start in range(0, len(pushes), FCM_BATCH):
             chunk = [fcm_message(push) for push in pushes[start : start + FCM_BATCH]]
-            batch = self._messaging.send_each(chunk, app=self._app)
+            try:
+                batch = self._messaging.send_each(chunk, app=self._app)
+            except self._errors.FirebaseError as error:  # e.g. no OAuth token: all of them
+                log.warning("fcm batch failed", extra={"error": type(error).__name__})
+                outcomes.extend(Outcome(ok=False, error=TRANSIENT, code=error.code) for _ in chunk)
+                continue
             outcomes.extend(_outcome(response) for response in batch.responses)
         return outcomes
 
@@ -141,27 +148,26 @@ def fcm_message(push: Push) -> Any:
     """
     from firebase_admin import messaging
 
+    collapse = wire_collapse_key(push.collapse_key)
     message = messaging.Message(
         data=payload_data(push),
         notification=messaging.Notification(title=push.title, body=push.body),
         android=messaging.AndroidConfig(
-            collapse_key=push.collapse_key[:100],
+            collapse_key=collapse,
             priority="normal",
             notification=messaging.AndroidNotification(visibility="private"),
         ),
-        apns=messaging.APNSConfig(
-            headers={"apns-collapse-id": push.collapse_key[:64]},
-            payload=messaging.APNSPayload(aps=messaging.Aps(mutable_content=False)),
-        ),
-        webpush=messaging.WebpushConfig(headers={"Topic": _webpush_topic(push.collapse_key)}),
+        apns=messaging.APNSConfig(headers={"apns-collapse-id": collapse}),
+        webpush=messaging.WebpushConfig(headers={"Topic": collapse}),
     )
     message.token = push.token
     return message
 
 
-def _webpush_topic(collapse_key: str) -> str:
-    """Web Push topics are ≤32 URL-safe characters."""
-    return "".join(c for c in collapse_key if c.isalnum() or c in "-_")[:32] or "companion"
+def wire_collapse_key(collapse_key: str) -> str:
+    """Planners key collapse by what a row is about ("phq9:…"): only a digest leaves us.
+    24 hex characters fit Android, APNs (≤64 bytes) and Web Push topics (≤32)."""
+    return hashlib.sha256(collapse_key.encode()).hexdigest()[:24]
 
 
 def _outcome(response: Any) -> Outcome:
