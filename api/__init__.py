@@ -80,6 +80,7 @@ def _register_api(app: Flask) -> None:
     from api.notifications.routes import blp as notifications_blp
     from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
+    from api.reminders.routes import blp as reminders_blp
     from api.users.routes import blp as me_blp
 
     api = Api(app)
@@ -94,6 +95,7 @@ def _register_api(app: Flask) -> None:
         flags_blp,
         audit_blp,
         notifications_blp,
+        reminders_blp,
     ):
         api.register_blueprint(blueprint)
 

@@ -17,6 +17,7 @@ from api.plans.models import (
     SkillPractice,
 )
 from api.programs.models import Membership, Program
+from api.reminders.models import ReminderPreferences
 from api.users.models import User
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "PlanSkill",
     "Program",
     "ProgramContent",
+    "ReminderPreferences",
     "SkillPractice",
     "User",
 ]

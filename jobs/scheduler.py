@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.checkins import service as checkins
 from api.flags import time_rules
 from api.graduates import enrollment
+from api.reminders import planner
 
 log = logging.getLogger("jobs")
 
@@ -36,6 +37,8 @@ JOBS: dict[str, Job] = {
     "flags.time-rules": Job(time_rules.run_daily, CronTrigger(hour=15, minute=5, timezone="UTC")),
     # Escalation never waits for office hours.
     "flags.escalate": Job(time_rules.escalate, IntervalTrigger(minutes=5)),
+    # Materializes the next hours' reminders; a second run (or scheduler) inserts nothing.
+    "reminders.plan": Job(planner.run, IntervalTrigger(minutes=5)),
 }
 
 

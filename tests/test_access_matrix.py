@@ -26,6 +26,7 @@ from tests.matrix_notifications import (
     notification_values,
 )
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
+from tests.matrix_reminders import REMINDER_BODIES, REMINDER_EXPECTED
 from tests.personas import PERSONAS, everyone, row
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -124,6 +125,8 @@ EXPECTED.update(CONTENT_EXPECTED)
 BODIES.update(CONTENT_BODIES)
 EXPECTED.update(NOTIFICATION_EXPECTED)
 BODIES.update(NOTIFICATION_BODIES)
+EXPECTED.update(REMINDER_EXPECTED)
+BODIES.update(REMINDER_BODIES)
 
 
 def test_every_route_is_in_the_matrix():

@@ -18,6 +18,7 @@ from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
 from api.errors import Conflict, Invalid, NotFound
 from api.flags import service as flags
+from api.reminders import completion as reminders
 
 OFFLINE_LIMIT = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -91,6 +92,7 @@ def submit(
     session.add(check_in)
     session.flush()
     raised = flags.evaluate_check_in(session=session, graduate=graduate, check_in=check_in, now=now)
+    reminders.check_in_submitted(session=session, graduate=graduate, questionnaire=form.id, now=now)
     reply = {
         "id": check_in.id,
         "questionnaire": form.id,
