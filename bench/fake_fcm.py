@@ -73,14 +73,19 @@ class FakeFcm:
 
     def service_account(self) -> dict[str, str]:
         """A service-account JSON firebase-admin accepts, whose token_uri is this fake."""
+        return self.service_account_for(self.url, self.project_id)
+
+    @staticmethod
+    def service_account_for(url: str, project_id: str = PROJECT_ID) -> dict[str, str]:
+        """The same, for a fake running in another process at `url`."""
         return {
             "type": "service_account",
-            "project_id": self.project_id,
+            "project_id": project_id,
             "private_key_id": "fake",
             "private_key": _private_key_pem(),
-            "client_email": f"push@{self.project_id}.iam.gserviceaccount.com",
+            "client_email": f"push@{project_id}.iam.gserviceaccount.com",
             "client_id": "1",
-            "token_uri": f"{self.url}/token",
+            "token_uri": f"{url}/token",
         }
 
     def start(self) -> FakeFcm:
@@ -175,6 +180,14 @@ def _handler(fake: FakeFcm) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/count":  # how many accepted messages carry one of these ids
+                wanted = set(json.loads(body))
+                with fake._lock:
+                    count = sum(
+                        1 for _, m in fake.delivered if m["data"].get("notification_id") in wanted
+                    )
+                self._reply(200, {"count": count})
+                return
             if self.path == "/reset":
                 fake.reset()
                 self._reply(200, {})

@@ -118,6 +118,9 @@ class FcmSender:
             name=f"companion-push-{uuid.uuid4().hex[:8]}",
         )
         use_fcm_endpoint(self._app, base_url, env=env)
+        # One OAuth token now: bad credentials fail at start, and the first batch's 500
+        # threads do not each fetch their own.
+        self._app.credential.get_access_token()
 
     def send(self, pushes: Sequence[Push]) -> list[Outcome]:
         outcomes: list[Outcome] = []
