@@ -48,7 +48,7 @@ log = logging.getLogger("api.notifications")
 
 BATCH_SIZE = 500
 LEASE = timedelta(minutes=5)  # far longer than a batch takes (send_each of 500: ~1-2 s)
-MAX_ATTEMPTS = 8  # with the backoff below: about an hour and a half of FCM trouble
+MAX_ATTEMPTS = 8  # with the backoff below: 30-60 minutes of FCM trouble before `failed`
 BACKOFF = timedelta(seconds=30)  # doubled per attempt, capped, with jitter
 BACKOFF_CAP = timedelta(minutes=30)
 TABLE = Notification.__table__
