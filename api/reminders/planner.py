@@ -21,6 +21,8 @@ Graduates are read a batch at a time, each batch with one query per table, so pl
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import uuid
 import zoneinfo
@@ -28,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -48,6 +50,9 @@ from api.timeline import MAINTENANCE, phase_for
 log = logging.getLogger("api.reminders")
 
 HORIZON = timedelta(hours=12)
+# A reminder whose time passed this recently still goes (a scheduler restarted, a slow run);
+# older ones are not sent late, except a check-in's, which waits for the next waking hour.
+LOOKBACK = timedelta(hours=1)
 # Slots this far back may still be wanted: moved past quiet hours or by a snooze.
 HISTORY = timedelta(days=2)
 BATCH = 1000
@@ -102,7 +107,7 @@ class Rules:
     maintenance_weekly: bool
     leads: tuple[timedelta, ...]
     paused_until: datetime | None
-    snoozes: dict[str, tuple[datetime, datetime]]  # "all" or group -> (asked at, until)
+    snoozes: tuple[tuple[str, datetime, datetime], ...]  # ("all" or group, asked at, until)
 
     @classmethod
     def of(cls, timezone: str, prefs: dict[str, Any]) -> Rules:
@@ -121,11 +126,15 @@ class Rules:
             maintenance_weekly=prefs["maintenance_weekly"],
             leads=tuple(timedelta(minutes=m) for m in prefs["appointment_lead_minutes"]),
             paused_until=prefs["paused_until"],
-            snoozes={
-                key: (_instant(value["at"]), _instant(value["until"]))
-                for key, value in (prefs["snoozes"] or {}).items()
-            },
+            snoozes=tuple(
+                (key, _instant(value["at"]), _instant(value["until"]))
+                for key, value in sorted((prefs["snoozes"] or {}).items())
+            ),
         )
+
+    @property
+    def slots(self) -> tuple[tuple[str, time], ...]:
+        return tuple((slot, parse_hhmm(slot)) for slot in self.skill_times)
 
     def at(self, day: date, clock: time) -> datetime:
         """The instant of a local wall-clock time; a time skipped by DST comes an hour late."""
@@ -170,7 +179,7 @@ class Rules:
         return self.at(day, self.quiet_start) - timedelta(hours=1)
 
     def snooze_for(self, kind: str) -> tuple[datetime, datetime] | None:
-        found = [self.snoozes[key] for key in ("all", GROUP_OF[kind]) if key in self.snoozes]
+        found = [(at, until) for key, at, until in self.snoozes if key in ("all", GROUP_OF[kind])]
         return max(found, key=lambda snooze: snooze[1]) if found else None
 
 
@@ -209,7 +218,7 @@ def plan(
         stale: list[uuid.UUID] = []
         for graduate in graduates:
             try:
-                rules = Rules.of(graduate.timezone, _prefs(graduate))
+                rules = _rules_for(graduate)
             except zoneinfo.ZoneInfoNotFoundError:
                 log.warning("unknown time zone; no reminders", extra={"graduate": graduate.id})
                 continue
@@ -280,10 +289,20 @@ def _batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator
         after = rows[-1].id
 
 
-def _prefs(row: Any) -> dict[str, Any]:
+def _rules_for(row: Any) -> Rules:
+    """Most graduates share a zone and the defaults: their Rules are built once."""
     if row.daily_cap is None:  # no row yet
-        return DEFAULTS
-    return {key: getattr(row, key) for key in DEFAULTS}
+        return _rules(row.timezone, None)
+    prefs = {key: getattr(row, key) for key in DEFAULTS}
+    return _rules(row.timezone, json.dumps(prefs, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rules(timezone: str, prefs: str | None) -> Rules:
+    values = DEFAULTS if prefs is None else json.loads(prefs)
+    if values["paused_until"] is not None:
+        values = {**values, "paused_until": datetime.fromisoformat(values["paused_until"])}
+    return Rules.of(timezone, values)
 
 
 def _read(session: Session, ids: list[uuid.UUID], now: datetime) -> Batch:
@@ -349,21 +368,38 @@ def wanted_for(
     """Every reminder this graduate should have, before the daily cap."""
     if rules.daily_cap == 0:
         return []
-    found: list[Wanted | None] = []
-    found.extend(_skills(graduate, rules, data, now, horizon))
-    found.extend(_check_ins(graduate, rules, data, now, horizon))
-    found.extend(_appointments(graduate, rules, data, now, horizon))
-    found.extend(_snoozed_repeats(graduate, rules, data, now))
+    who = Who(graduate.timezone, graduate.graduation_date, graduate.substance_use)
+    intensified = graduate.id in data.intensified
+    practised = frozenset(rules.local(at).date() for at in data.practised.get(graduate.id, ()))
+    recent = data.recent.get(graduate.id)
+    found: list[Wanted | None] = [
+        *_skills(rules, who, intensified, practised, now, horizon),
+        *(
+            _check_ins(rules, who, intensified, now, horizon, recent)
+            if recent
+            else _check_ins_memo(rules, who, intensified, now, horizon)
+        ),
+        *_appointments(graduate, rules, data, now, horizon),
+        *_snoozed_repeats(graduate, rules, data, now),
+    ]
     return [item for item in found if item is not None]
 
 
+class Who(NamedTuple):
+    """What the schedule needs of a graduate; hashable, so identical graduates share work."""
+
+    timezone: str
+    graduation_date: date
+    substance_use: bool
+
+
+@functools.lru_cache(maxsize=65536)
 def _place(
     rules: Rules,
     kind: str,
     subject: str,
     nominal: datetime,
     now: datetime,
-    *,
     deadline: datetime | None = None,
 ) -> Wanted | None:
     """Apply per-kind off, snooze, quiet hours and pause to a reminder's nominal time."""
@@ -381,6 +417,8 @@ def _place(
         expires = min(expires, deadline)
     if expires <= due or expires <= now:
         return None
+    if due < now - LOOKBACK and kind != "check_in_due":
+        return None
     return Wanted(kind, subject, due, expires)
 
 
@@ -392,13 +430,18 @@ def _days(rules: Rules, now: datetime, horizon: timedelta) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=16384)
 def _skills(
-    graduate: Any, rules: Rules, data: Batch, now: datetime, horizon: timedelta
-) -> Iterator[Wanted | None]:
-    practised = {rules.local(at).date() for at in data.practised.get(graduate.id, ())}
-    intensified = graduate.id in data.intensified
+    rules: Rules,
+    who: Who,
+    intensified: bool,
+    practised: frozenset[date],
+    now: datetime,
+    horizon: timedelta,
+) -> tuple[Wanted | None, ...]:
+    found = []
     for day in _days(rules, now, horizon):
-        days = (day - graduate.graduation_date).days
+        days = (day - who.graduation_date).days
         if days < 0 or day in practised:
             continue
         phase = "month1" if intensified else phase_for(days)
@@ -406,23 +449,29 @@ def _skills(
             continue
         if days % 7 not in SKILL_DAYS[phase]:
             continue
-        for slot in rules.skill_times:
-            nominal = rules.at(day, parse_hhmm(slot))
+        for slot, clock in rules.slots:
+            nominal = rules.at(day, clock)
             if now - HISTORY <= nominal < now + horizon:
-                yield _place(rules, "skill_practice", skill_subject(day, slot), nominal, now)
+                found.append(
+                    _place(rules, "skill_practice", skill_subject(day, slot), nominal, now)
+                )
+    return tuple(found)
 
 
 def _check_ins(
-    graduate: Any, rules: Rules, data: Batch, now: datetime, horizon: timedelta
-) -> Iterator[Wanted | None]:
-    """A reminder when a required check-in opens (or now, if it opened while quiet hours or
-    a pause kept us silent), and a nudge some hours before it closes."""
-    entries = schedule.due_from(
-        graduate=graduate,
-        recent=data.recent.get(graduate.id, []),
-        intensified=graduate.id in data.intensified,
-        now=now,
-    )
+    rules: Rules,
+    who: Who,
+    intensified: bool,
+    now: datetime,
+    horizon: timedelta,
+    recent: list[Any] | None = None,
+) -> tuple[Wanted | None, ...]:
+    """A reminder when a required check-in opens, not before the graduate's first reminder
+    time that day (a form that opens at midnight is announced at 09:00, not at the end of
+    quiet hours), or at the next waking hour if that has passed; and a nudge some hours
+    before it closes."""
+    entries = schedule.due_from(graduate=who, recent=recent or [], intensified=intensified, now=now)
+    found = []
     for entry in entries:
         if entry["optional"]:
             continue
@@ -432,20 +481,29 @@ def _check_ins(
             datetime.combine(entry["due_date"], time(), tzinfo=rules.zone).astimezone(UTC),
             closes - timedelta(days=schedule.WINDOW_DAYS),
         )
-        due = _first_live(rules, rules.out_of_quiet(opened), now)
+        due = _first_live(rules, opened, now)
         if due < now + horizon:
-            yield _place(rules, "check_in_due", subject, due, now, deadline=closes)
+            found.append(_place(rules, "check_in_due", subject, due, now, closes))
         nudge = rules.before_quiet(closes - NUDGE_BEFORE_CLOSE)
         if due < nudge < now + horizon:
-            yield _place(rules, "check_in_nudge", subject, nudge, now, deadline=closes)
+            found.append(_place(rules, "check_in_nudge", subject, nudge, now, closes))
+    return tuple(found)
 
 
-def _first_live(rules: Rules, due: datetime, now: datetime) -> datetime:
-    """The first waking window, from `due` on, that has not ended by now (deterministic, so
-    every run computes the same time)."""
-    while rules.expiry(due) <= now:
-        due = rules.out_of_quiet(rules.expiry(due))
-    return due
+# Graduates without recent check-ins in the same zone and phase share one answer.
+_check_ins_memo = functools.lru_cache(maxsize=16384)(_check_ins)
+
+
+def _first_live(rules: Rules, opened: datetime, now: datetime) -> datetime:
+    """When to announce a check-in that opened at `opened`: that day's first reminder time
+    (or `opened`, if later), out of quiet hours; if that moment's window has passed, the next
+    day's first reminder time. The same on every run, so a row is never planned twice."""
+    day = rules.local(opened).date()
+    while True:
+        due = rules.out_of_quiet(max(opened, rules.at(day, rules.slots[0][1])))
+        if rules.expiry(due) > now:
+            return due
+        day += timedelta(days=1)
 
 
 def _appointments(
@@ -472,7 +530,7 @@ def _appointments(
                         f"{subject}:{int(lead.total_seconds() // 60)}m",
                         nominal,
                         now,
-                        deadline=start,
+                        start,
                     )
             after = start + timedelta(minutes=item.duration_minutes) + FOLLOWUP_AFTER_END
             if now - HISTORY <= after < now + horizon:
@@ -481,7 +539,7 @@ def _appointments(
 
 def _snoozed_repeats(graduate: Any, rules: Rules, data: Batch, now: datetime) -> Iterator[Wanted]:
     """Snoozing a reminder that already arrived brings it back at the snooze's end."""
-    for key, (asked, until) in rules.snoozes.items():
+    for key, asked, until in rules.snoozes:
         kinds = REMINDER_KINDS if key == "all" else KIND_GROUPS.get(key, ())
         delivered = [
             row
@@ -533,18 +591,20 @@ def _reconcile(
     """What to insert and which future pending rows to delete, within the daily cap."""
     settled = [row for row in existing if row.status != "pending" or row.due_at <= now]
     taken = {(row.kind, row.subject) for row in settled}
-    used: dict[date, int] = defaultdict(int)
+    # The cap counts pushes: rows of one kind due at the same moment collapse into one.
+    pushes: dict[date, set[tuple[str, datetime]]] = defaultdict(set)
     for row in settled:
         if row.status in LIVE:
-            used[rules.local(row.due_at).date()] += 1
+            pushes[rules.local(row.due_at).date()].add((row.kind, row.due_at))
     keep: list[Wanted] = []
     for item in sorted(wanted, key=lambda item: (PRIORITY[item.kind], item.due_at)):
         if (item.kind, item.subject) in taken:
             continue
-        day = rules.local(item.due_at).date()
-        if used[day] >= rules.daily_cap:
-            continue
-        used[day] += 1
+        day = pushes[rules.local(item.due_at).date()]
+        if (item.kind, item.due_at) not in day:
+            if len(day) >= rules.daily_cap:
+                continue
+            day.add((item.kind, item.due_at))
         taken.add((item.kind, item.subject))
         keep.append(item)
     future = {

@@ -40,6 +40,7 @@ class PreferencesIn(Schema):
     )
     daily_cap = fields.Integer(
         required=True,
+        strict=True,
         validate=validate.Range(0, MAX_DAILY_CAP),
         metadata={"description": "reminders per local day at most; 0 turns reminders off"},
     )
@@ -48,7 +49,7 @@ class PreferencesIn(Schema):
         required=True, metadata={"description": "after month 6, a weekly skill reminder"}
     )
     appointment_lead_minutes = fields.List(
-        fields.Integer(validate=validate.Range(15, MAX_LEAD_MINUTES)),
+        fields.Integer(strict=True, validate=validate.Range(15, MAX_LEAD_MINUTES)),
         required=True,
         validate=validate.Length(0, 3),
         metadata={
@@ -80,6 +81,7 @@ class SnoozeIn(Schema):
 class PauseIn(Schema):
     days = fields.Integer(
         required=True,
+        strict=True,
         validate=validate.Range(0, 90),
         metadata={"description": "pause every reminder this many days; 0 resumes now"},
     )
