@@ -406,3 +406,36 @@ def test_staff_have_their_own_inbox(db, world, clock, dispatcher, as_user):
     mine = staff.get("/api/v1/me/notifications")
     assert [n["kind"] for n in mine.json] == ["escalation"]
     assert staff.post(f"/api/v1/me/notifications/{mine.json[0]['id']}/read").status_code == 200
+
+
+def test_a_dispatcher_outlives_a_database_outage(db, world, clock, sender):
+    """The first pass cannot reach the database; the next one delivers, nothing lost."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    _device(db, world.graduate.user_id, "tok", now=clock.now())
+    _plan(db, world, clock)
+    db.commit()  # the failed pass rolls back its session
+    stop = threading.Event()
+    calls = {"n": 0}
+
+    def flaky_session():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        if calls["n"] > 20:
+            stop.set()  # never loop forever, whatever happens
+        return db
+
+    class StopAfterSending(RecordingSender):
+        def send(self, pushes):
+            stop.set()
+            return super().send(pushes)
+
+    stopping = StopAfterSending()
+    Dispatcher(session_factory=flaky_session, sender=stopping, clock=clock).run_forever(
+        stop, idle_seconds=0
+    )
+    assert len(stopping.pushes) == 1
+    assert _rows(db)[0].status == "sent"

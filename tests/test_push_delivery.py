@@ -265,3 +265,15 @@ def test_no_payload_any_sender_produces_carries_health_information(
         printed = printed.replace(str(push.notification_id), "<id>")
     _scan(printed, [], [printed])
     assert len(printed.splitlines()) == len(kinds)
+
+
+def test_a_failure_of_the_whole_batch_is_a_transient_error_per_message(fcm, monkeypatch):
+    """E.g. the OAuth token cannot be refreshed: every message is retried later."""
+    from firebase_admin import exceptions
+
+    def no_token(messages, app=None):
+        raise exceptions.UnavailableError("token endpoint unreachable")
+
+    monkeypatch.setattr(messaging, "send_each", no_token)
+    outcomes = fcm.send([_push("a"), _push("b")])
+    assert [(o.ok, o.error) for o in outcomes] == [(False, "transient")] * 2
