@@ -40,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from api import access
@@ -53,6 +53,7 @@ from api.notifications.texts import TEXTS
 # (failed: FCM kept refusing; sent via "inbox": they had no device).
 SHOWN = ("sent", "failed")
 ROWS_PER_STATEMENT = 1000
+UNIQUE_KEY = ("user_id", "kind", "subject", "due_at")
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,37 @@ def enqueue(session: Session, *, items: Sequence[Planned], now: datetime) -> int
     rows = [_row(item, now) for item in items]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = 0
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        statement = (
-            insert(Notification)
-            .on_conflict_do_nothing(index_elements=["user_id", "kind", "subject", "due_at"])
-            .returning(Notification.id)
-        )
-        inserted += len(session.execute(statement, rows[start : start + ROWS_PER_STATEMENT]).all())
-    return inserted
+    insert = _insert_postgresql if session.get_bind().dialect.name == "postgresql" else _insert
+    return sum(
+        insert(session, rows[start : start + ROWS_PER_STATEMENT])
+        for start in range(0, len(rows), ROWS_PER_STATEMENT)
+    )
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
+    statement = (
+        sqlite.insert(Notification)
+        .on_conflict_do_nothing(index_elements=list(UNIQUE_KEY))
+        .returning(Notification.id)
+    )
+    return len(session.execute(statement, rows).all())
+
+
+def _insert_postgresql(session: Session, rows: list[dict[str, Any]]) -> int:
+    """psycopg's executemany (pipelined, one small prepared statement, rowcount summed).
+
+    SQLAlchemy's multi-VALUES form of the same INSERT spends most of its time having
+    psycopg rewrite a 16,000-placeholder statement each batch: 10x slower at 100k rows.
+    Every value here is already what psycopg binds (UUIDs, aware datetimes, text).
+    """
+    session.flush()  # rows this refers to (users, graduates) may still be pending
+    columns = list(rows[0])
+    sql = (
+        f"INSERT INTO {Notification.__tablename__} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'%({name})s' for name in columns)}) "
+        f"ON CONFLICT ({', '.join(UNIQUE_KEY)}) DO NOTHING"
+    )
+    return session.connection().exec_driver_sql(sql, rows).rowcount
 
 
 def _row(item: Planned, now: datetime) -> dict[str, Any]:
