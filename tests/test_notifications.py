@@ -439,3 +439,21 @@ def test_a_dispatcher_outlives_a_database_outage(db, world, clock, sender):
     )
     assert len(stopping.pushes) == 1
     assert _rows(db)[0].status == "sent"
+
+
+def test_a_row_that_kills_every_dispatcher_fails_after_the_attempts(app, db, world, clock):
+    _plan(db, world, clock)
+    for _ in range(2):  # claimed, never recorded (the dispatcher died), lease runs out
+        assert (
+            len(
+                dispatch.for_app(app, sender=RecordingSender(), max_attempts=2)
+                .claim(dispatch.Report())
+                .rows
+            )
+            == 1
+        )
+        clock.advance(minutes=6)
+    report = dispatch.for_app(app, sender=RecordingSender(), max_attempts=2).drain()
+    assert (report.failed, report.sent) == (1, 0)
+    (row,) = _rows(db)
+    assert row.status == "failed" and row.last_error.startswith("abandoned")

@@ -190,12 +190,18 @@ class Dispatcher:
             ).all()
             report.claimed = len(claimed)
             expired = [row.id for row in claimed if row.expires_at and row.expires_at <= now]
+            # Claimed again and again and never recorded: something kills every dispatcher
+            # that takes it. Stop after the attempts anything else gets.
+            abandoned = {row.id for row in claimed if row.attempts > self.max_attempts}
+            abandoned -= set(expired)
             superseded = self._superseded(session, [row.id for row in claimed], now)
-            superseded -= set(expired)
+            superseded -= set(expired) | abandoned
             self._finish(session, batch.claim, expired, status="expired", now=now)
             self._finish(session, batch.claim, superseded, status="superseded", now=now)
+            self._finish(session, batch.claim, abandoned, status="failed", now=now)
             report.expired, report.superseded = len(expired), len(superseded)
-            skip = set(expired) | superseded
+            report.failed = len(abandoned)
+            skip = set(expired) | superseded | abandoned
             batch.rows = [
                 Claimed(
                     row.id,
@@ -329,12 +335,13 @@ class Dispatcher:
                     )
                 else:
                     failed.append({"b_id": row.id, "b_error": str(code)[:200]})
+        retried = failures = 0
         try:
             ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(("claimed", "pending"))
-            report.sent = self._finish(session, batch.claim, pushed, "sent", now, via="push")
-            report.to_inbox = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
+            sent = self._finish(session, batch.claim, pushed, "sent", now, via="push")
+            inboxed = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
             if retries:
-                report.retried = session.execute(
+                retried = session.execute(
                     update(TABLE)
                     .where(TABLE.c.id == bindparam("b_id"), ours)
                     .values(
@@ -347,7 +354,7 @@ class Dispatcher:
                     retries,
                 ).rowcount
             if failed:
-                report.failed = session.execute(
+                failures = session.execute(
                     update(TABLE)
                     .where(TABLE.c.id == bindparam("b_id"), ours)
                     .values(
@@ -363,8 +370,9 @@ class Dispatcher:
         except BaseException:
             session.rollback()
             raise
-        recorded = report.sent + report.to_inbox + report.retried + report.failed
-        report.lost_claims = len(batch.rows) - recorded
+        report.sent, report.to_inbox, report.retried = sent, inboxed, retried
+        report.failed += failures
+        report.lost_claims = len(batch.rows) - (sent + inboxed + retried + failures)
         if report.lost_claims:
             log.warning(
                 "claims lost before recording",
@@ -383,6 +391,8 @@ class Dispatcher:
         if not ids:
             return 0
         values: dict = {"status": status, "claim_expires_at": None}
+        if status == "failed":
+            values["last_error"] = "abandoned: claimed but never recorded"
         if status == "sent":
             values.update(sent_at=now, delivered_via=via, last_error=None)
         result = session.execute(
