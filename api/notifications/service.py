@@ -13,14 +13,16 @@ For the planner (api/reminders, flags, groups), exactly these:
 
     Planned(user_id, kind, subject, due_at, *, graduate_id=None, expires_at=None,
             collapse_key=None, link=None)
-        kind: one of models.KINDS. subject: opaque, what it is about ("phq9:2026-11-23",
-        an appointment occurrence id, a flag id); never health information.
+        kind: one of models.KINDS. subject: what it is about ("phq9:2026-11-23", an
+        appointment occurrence id, a flag id); stays in our database, never sent.
+        link: sent as is in the push's data, so an opaque id only (no names, no words).
         expires_at: not sent after this (e.g. when quiet hours start); a row still
         undelivered then is recorded as `expired`. collapse_key (default: the kind): when a
         row falls due, older undelivered rows of the same (user_id, collapse_key) are
         `superseded` (one "you have a check-in", not three after an outage); the phone
-        also replaces the shown push (FCM collapse key / apns-collapse-id). Rows planned
-        ahead for later slots are not touched until a newer one is due.
+        also replaces the shown push (FCM collapse key / apns-collapse-id, sent only as
+        a digest). Rows planned ahead for later slots are not touched until a newer one
+        is due.
 
     cancel(session, *, user_id=None, graduate_id=None, kind=None, subject=None,
            now: datetime) -> int
