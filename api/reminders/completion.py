@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
@@ -38,10 +39,13 @@ def check_in_submitted(
     *, session: Session, graduate: Graduate, questionnaire: str, now: datetime
 ) -> int:
     """Cancel the pending reminders of every `questionnaire` due date this answer satisfied."""
-    still_due = {
-        check_in_subject(entry["questionnaire"], entry["due_date"])
-        for entry in schedule.due(session=session, graduate=graduate, now=now)
-    }
+
+    def still_due() -> set[str]:
+        return {
+            check_in_subject(entry["questionnaire"], entry["due_date"])
+            for entry in schedule.due(session=session, graduate=graduate, now=now)
+        }
+
     return _cancel_prefix(
         session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", now, keep=still_due
     )
@@ -74,9 +78,10 @@ def _cancel_prefix(
     kinds: tuple[str, ...],
     prefix: str,
     now: datetime,
-    keep: set[str] | None = None,
+    keep: Callable[[], set[str]] | None = None,
 ) -> int:
-    """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included)."""
+    """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included),
+    but those whose task is still to do (`keep`, asked only when there is something)."""
     subjects = session.scalars(
         select(Notification.subject)
         .where(
@@ -87,8 +92,11 @@ def _cancel_prefix(
         )
         .distinct()
     ).all()
+    if not subjects:
+        return 0
+    kept = keep() if keep is not None else set()
     return sum(
         cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject, now=now)
         for subject in subjects
-        if subject.split("+", 1)[0] not in (keep or set())
+        if subject.split("+", 1)[0] not in kept
     )

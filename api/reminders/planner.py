@@ -219,8 +219,9 @@ def plan(
         for graduate in graduates:
             try:
                 rules = _rules_for(graduate)
-            except zoneinfo.ZoneInfoNotFoundError:
-                log.warning("unknown time zone; no reminders", extra={"graduate": graduate.id})
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                # A zone this machine's tz database no longer has: better silent than at night.
+                log.warning("unknown time zone; no reminders", extra={"graduate": str(graduate.id)})
                 continue
             wanted = wanted_for(graduate, rules, data, now=now, horizon=horizon)
             add, drop = _reconcile(wanted, data.existing.get(graduate.id, []), rules, now)
