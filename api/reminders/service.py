@@ -21,7 +21,8 @@ DEFAULT_MORNING = time(8)  # "tomorrow" when there are no quiet hours to end
 
 def read(*, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime) -> dict:
     graduate = _own(session, actor, graduate_id, "reminders.read", now)
-    return view(graduate, _row(session, graduate, now), now)
+    row = session.get(ReminderPreferences, graduate.id)  # reading writes nothing
+    return view(graduate, row or ReminderPreferences(**default_row(graduate.id, now)), now)
 
 
 def replace(
