@@ -142,6 +142,11 @@ def _parent(args: argparse.Namespace, stack: ExitStack) -> None:
         f"1 dispatcher: floor/pipeline time ratio {ratio_one:.2f} "
         f"[goal <= 1.2: {_mark(ratio_one <= 1.2)}]"
     )
+    floor_cpu = sum(r["cpu_ms"] for r in floors) / len(floors)
+    print(
+        f"CPU per message, pipeline/floor: {one['cpu_ms'] / floor_cpu:.2f} "
+        "(steadier than wall time when the machine is shared)"
+    )
     print(
         f"2 dispatchers vs 1: {scaling:.2f}x [goal >= 1.7: {_mark(scaling >= 1.7)}] "
         f"on {os.cpu_count()} cores shared with PostgreSQL and the fake FCM"
