@@ -79,8 +79,10 @@ def _register_api(app: Flask) -> None:
     from api.graduates.routes import blp as graduates_blp
     from api.groups.routes import blp as groups_blp
     from api.health import blp as health_blp
+    from api.notifications.routes import blp as notifications_blp
     from api.plans.routes import blp as plans_blp
     from api.programs.routes import blp as programs_blp
+    from api.reminders.routes import blp as reminders_blp
     from api.summaries.routes import blp as summaries_blp
     from api.users.routes import blp as me_blp
 
@@ -97,6 +99,8 @@ def _register_api(app: Flask) -> None:
         groups_blp,
         audit_blp,
         summaries_blp,
+        notifications_blp,
+        reminders_blp,
     ):
         api.register_blueprint(blueprint)
 

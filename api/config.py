@@ -34,6 +34,11 @@ class Settings:
     log_level: str
     cors_origins: tuple[str, ...] = ()
     content_dir: Path = PROJECT_DIR / "content"
+    # Pushes: "console" (development, test) or "fcm"; see api/notifications/senders.py.
+    push_sender: str = "console"
+    fcm_base_url: str | None = None  # tests and benchmarks point this at a local fake
+    fcm_credentials: str | None = None  # service-account JSON path; None: application default
+    fcm_timeout_seconds: float = 10.0
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -97,4 +102,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
         cors_origins=_origins(source.get("CORS_ORIGINS"), env),
         content_dir=Path(source.get("CONTENT_DIR") or PROJECT_DIR / "content"),
+        push_sender=str(source.get("PUSH_SENDER") or ("fcm" if env == "production" else "console")),
+        fcm_base_url=source.get("FCM_BASE_URL") or None,
+        fcm_credentials=source.get("FCM_CREDENTIALS") or None,
+        fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
     )

@@ -17,6 +17,7 @@ from api.plans import appointments, service, skills
 from api.plans.skills import SkillCatalogue
 from api.programs.models import Program, Role
 from api.programs.service import create_program, ensure_member
+from api.reminders import service as reminders
 from api.users.models import User
 
 PROGRAM_NAME = "Riverbend IOP (demo)"
@@ -109,6 +110,7 @@ def seed(*, session: Session, catalogue: SkillCatalogue, now: datetime) -> Progr
     )
     for graduate in (maya, jordan):
         _plan(session, clinician, graduate, catalogue, now)
+        reminders.ensure_defaults(session=session, graduate_id=graduate.id, now=now)
     _alumni_group(
         session,
         program,

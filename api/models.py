@@ -14,6 +14,7 @@ from api.groups.models import (
     GroupOccurrenceChange,
     GroupRsvp,
 )
+from api.notifications.models import Device, Notification
 from api.plans.models import (
     Appointment,
     AppointmentReport,
@@ -25,6 +26,7 @@ from api.plans.models import (
     SkillPractice,
 )
 from api.programs.models import Membership, Program
+from api.reminders.models import ReminderPreferences
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
 from api.users.models import User
 
@@ -36,6 +38,7 @@ __all__ = [
     "CareTeamMember",
     "CheckIn",
     "Consent",
+    "Device",
     "EnrollmentCode",
     "Flag",
     "FlagEvent",
@@ -50,11 +53,13 @@ __all__ = [
     "IdempotentRequest",
     "Medication",
     "Membership",
+    "Notification",
     "Plan",
     "PlanChange",
     "PlanSkill",
     "Program",
     "ProgramContent",
+    "ReminderPreferences",
     "SkillPractice",
     "Summary",
     "SummaryPreference",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.checkins import service as checkins
 from api.flags import time_rules
 from api.graduates import enrollment
+from api.reminders import planner
 from api.summaries import service as summaries
 
 log = logging.getLogger("jobs")
@@ -39,6 +40,8 @@ JOBS: dict[str, Job] = {
     "flags.escalate": Job(time_rules.escalate, IntervalTrigger(minutes=5)),
     # Each therapist's own weekday, time and zone: every 15 minutes, build the weeks now due.
     "summaries.weekly": Job(summaries.run_weekly, IntervalTrigger(minutes=15)),
+    # Materializes the next hours' reminders; a second run (or scheduler) inserts nothing.
+    "reminders.plan": Job(planner.run, IntervalTrigger(minutes=5)),
 }
 
 
@@ -60,7 +63,12 @@ def run_job(app: Flask, job_id: str, now: datetime | None = None) -> int:
 
 
 def run_all_once(app: Flask, now: datetime | None = None) -> dict[str, int]:
-    return {job_id: run_job(app, job_id, now) for job_id in JOBS}
+    """Every job, then one dispatch pass (dispatchers are their own processes otherwise)."""
+    from api.notifications import dispatch
+
+    counts = {job_id: run_job(app, job_id, now) for job_id in JOBS}
+    counts["notifications.dispatch"] = dispatch.run_pass(app=app, now=now)
+    return counts
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:

@@ -27,7 +27,13 @@ from tests.matrix_groups import (
     GROUP_QUERIES,
     group_values,
 )
+from tests.matrix_notifications import (
+    NOTIFICATION_BODIES,
+    NOTIFICATION_EXPECTED,
+    notification_values,
+)
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
+from tests.matrix_reminders import REMINDER_BODIES, REMINDER_EXPECTED
 from tests.matrix_summaries import SUMMARY_BODIES, SUMMARY_EXPECTED, summary_values
 from tests.personas import PERSONAS, everyone, row
 
@@ -129,6 +135,10 @@ EXPECTED.update(GROUP_EXPECTED)
 BODIES.update(GROUP_BODIES)
 EXPECTED.update(SUMMARY_EXPECTED)
 BODIES.update(SUMMARY_BODIES)
+EXPECTED.update(NOTIFICATION_EXPECTED)
+BODIES.update(NOTIFICATION_BODIES)
+EXPECTED.update(REMINDER_EXPECTED)
+BODIES.update(REMINDER_BODIES)
 
 
 def test_every_route_is_in_the_matrix():
@@ -146,6 +156,7 @@ def _url(operation: tuple[str, str], world, db, clock) -> str:
         **checkin_values(world, db, clock.now()),
         **group_values(world, db, clock.now()),
         **summary_values(world, db, clock.now()),
+        **notification_values(world, db, clock.now()),
         **GROUP_PATH_VALUES.get(operation, {}),
     }
     path = operation[1].format(**{key: str(value) for key, value in values.items()})

@@ -100,6 +100,19 @@ def test_urgent_flags_escalate_after_an_hour_at_any_hour(story, run_jobs):
     assert story.flags()[0]["escalated_at"] is not None
 
 
+def test_an_escalation_is_pushed_to_staff_with_nothing_clinical_in_it(story, run_jobs):
+    story.check_in("phq9", phq9(2, item9=1))
+    story.clock.advance(minutes=61)
+    run_jobs()  # escalates, then the dispatch pass delivers
+    inbox = story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json
+    assert [item["kind"] for item in inbox] == ["escalation"]
+    assert inbox[0]["title"] == "Needs your attention"
+    assert "PHQ" not in str(inbox[0]) and "safety" not in str(inbox[0]).lower()
+    assert story.as_user(story.emails["therapist"]).get("/api/v1/me/notifications").json == []
+    run_jobs()  # escalated once: pushed once
+    assert len(story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json) == 1
+
+
 def test_an_acknowledged_urgent_flag_does_not_escalate(story, run_jobs):
     story.check_in("phq9", phq9(2, item9=1))
     [flag] = story.flags()

@@ -130,3 +130,20 @@ def test_one_program_s_rules_do_not_touch_another(story, db, as_user, clock):
     assert other.flags() == []
     number = select(Program.flag_rules_version).where(Program.id == other.program_id)
     assert db.scalar(number) == 0
+
+
+def test_escalations_go_to_the_named_on_call_staff_only(story, run_jobs, db):  # noqa: F811
+    from api.programs.models import Program, Role
+    from tests import factories
+
+    program = db.get(Program, story.program_id)
+    second = factories.member(db, program, Role.STAFF)
+    db.commit()
+    assert story.as_user(second.email).get("/api/v1/me").status_code == 200  # signs in
+    assert put(story, {"on_call_emails": [second.email]}).status_code == 200
+    story.check_in("phq9", phq9(3, item9=1))
+    story.clock.advance(minutes=61)
+    run_jobs()
+    on_call = story.as_user(second.email).get("/api/v1/me/notifications").json
+    assert [item["kind"] for item in on_call] == ["escalation"]
+    assert story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json == []

@@ -17,6 +17,7 @@ from api.flags.models import Flag
 from api.graduates.models import Graduate
 from api.groups.models import Group, GroupMember
 from api.groups.service import announcement_recipients
+from api.notifications.models import Notification
 from tests import factories
 
 # A Tuesday group at 18:00 New York time that began before the clocks went back on Nov 1.
@@ -521,6 +522,10 @@ def test_announcements_reach_seated_members_in_the_app(world, as_user, db):
     assert announcement_recipients(db, announcement_id=uuid.UUID(made[0].json["id"])) == [
         graduate_user
     ]
+    pushed = db.scalars(select(Notification).where(Notification.kind == "group_announcement")).all()
+    assert {n.user_id for n in pushed} == {graduate_user}  # seated members only
+    assert len(pushed) == 3
+    assert all("News" not in n.title + n.body and "Full text" not in n.body for n in pushed)
 
 
 # --- calendar feeds --------------------------------------------------------------------------

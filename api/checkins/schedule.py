@@ -54,11 +54,8 @@ def previous_due_day(days: int, *, weekly_until: int) -> int:
 
 
 def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str, Any]]:
-    today = local_today(graduate.timezone, now)
-    days = (today - graduate.graduation_date).days
-    if days < 0:
+    if local_today(graduate.timezone, now) < graduate.graduation_date:
         return []
-    zone = zoneinfo.ZoneInfo(graduate.timezone)
     recent = list(
         session.execute(
             select(CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
@@ -66,19 +63,35 @@ def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str
             .order_by(CheckIn.answered_at)
         )
     )
-    # An open watch or step-up brings back month-1 intensity until a clinician closes it.
-    intensified = (
-        session.scalar(
-            select(Flag.id)
+    intensified = graduate.id in intensified_ids(session=session, graduate_ids=[graduate.id])
+    return due_from(graduate=graduate, recent=recent, intensified=intensified, now=now)
+
+
+def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Graduates with an open watch or step-up: month-1 intensity until a clinician closes it."""
+    return set(
+        session.scalars(
+            select(Flag.graduate_id)
             .where(
-                Flag.graduate_id == graduate.id,
+                Flag.graduate_id.in_(list(graduate_ids)),
                 Flag.kind.in_(("watch", "step_up")),
                 Flag.status.in_(("open", "acknowledged")),
             )
-            .limit(1)
+            .distinct()
         )
-        is not None
     )
+
+
+def due_from(
+    *, graduate: Graduate, recent: list[Any], intensified: bool, now: datetime
+) -> list[dict[str, Any]]:
+    """due() without the queries: `recent` is the last LOOKBACK of check-ins, oldest first
+    (questionnaire, answered_at, subscales), so a planner can read many graduates at once."""
+    today = local_today(graduate.timezone, now)
+    days = (today - graduate.graduation_date).days
+    if days < 0:
+        return []
+    zone = zoneinfo.ZoneInfo(graduate.timezone)
     found: dict[str, dict[str, Any]] = {}
     if not _answered_since(recent, "daily", midnight(today, zone)):
         found["daily"] = _entry(

@@ -20,6 +20,7 @@ from api.db import upsert
 from api.errors import Conflict, Invalid, NotFound
 from api.flags import service as flags
 from api.flags.rules import Point
+from api.reminders import completion as reminders
 
 OFFLINE_LIMIT = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -96,6 +97,7 @@ def submit(
     raised = flags.evaluate_check_in(
         session=session, graduate=graduate, point=point, answered_at=answered_at, now=now
     )
+    reminders.check_in_submitted(session=session, graduate=graduate, questionnaire=form.id, now=now)
     reply = {
         "id": check_in_id,
         "questionnaire": form.id,

@@ -38,6 +38,7 @@ from api.groups.models import (
     GroupOccurrenceChange,
     GroupRsvp,
 )
+from api.notifications.service import Planned, enqueue
 from api.plans import recurrence
 
 MAX_PER_WEEK = 3  # more meetings than this in any 7 days is not a group, it is a mistake
@@ -718,6 +719,16 @@ def announce(
     )
     session.add(item)
     session.flush()
+    enqueue(
+        session,
+        items=[
+            Planned(
+                user_id, "group_announcement", f"announcement:{item.id}", now, link=str(item.id)
+            )
+            for user_id in announcement_recipients(session, announcement_id=item.id)
+        ],
+        now=now,
+    )
     return item
 
 
@@ -736,10 +747,7 @@ def announcements(
 
 def announcement_recipients(session: Session, *, announcement_id: uuid.UUID) -> list[uuid.UUID]:
     """User ids to push an announcement to: the group's seated members who have signed in.
-
-    For the push pipeline: the push text must stay generic ("News from your group"), with
-    the announcement id as the deep link; the title and text are read in the app.
-    """
+    The push's words come from its kind; the title and text are read in the app."""
     return list(
         session.scalars(
             select(Graduate.user_id)

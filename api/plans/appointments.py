@@ -16,6 +16,7 @@ from api.graduates.models import Graduate
 from api.plans import recurrence
 from api.plans.models import Appointment, AppointmentReport
 from api.plans.versioning import care_team_edit, get_item, record_change
+from api.reminders import completion as reminders
 
 MAX_WINDOW = timedelta(days=400)
 FIELDS = ("kind", "clinician_name", "location", "video_url", "duration_minutes", "rrule")
@@ -227,6 +228,13 @@ def report(
     entry.status = status
     entry.reported_at = now
     session.flush()
+    reminders.appointment_reported(
+        session=session,
+        graduate_id=graduate_id,
+        appointment_id=appointment_id,
+        occurrence_start=occurrence_start,
+        now=now,
+    )
     return entry
 
 

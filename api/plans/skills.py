@@ -16,6 +16,7 @@ from api.graduates.models import Graduate
 from api.plans.models import PlanSkill, SkillPractice
 from api.plans.recurrence import local_day_bounds
 from api.plans.versioning import care_team_edit, care_team_graduate, editable_plan, record_change
+from api.reminders import completion as reminders
 from api.timeline import local_today
 
 PRACTICE_BACKDATE_LIMIT = timedelta(days=7)
@@ -174,14 +175,14 @@ def log_practice(
     now: datetime,
 ) -> SkillPractice:
     """The graduate logs practice of a skill in their plan, now or up to 7 days back."""
-    access.graduate(
+    graduate = access.graduate(
         session=session,
         actor=actor,
         graduate_id=graduate_id,
         need=access.Need.OWN,
         action="skills.practice",
         now=now,
-    )
+    ).graduate
     _plan_skill(session, graduate_id, skill_id)
     practiced_at = practiced_at or now
     if not now - PRACTICE_BACKDATE_LIMIT <= practiced_at <= now + timedelta(minutes=5):
@@ -198,6 +199,10 @@ def log_practice(
     )
     session.add(entry)
     session.flush()
+    if done:
+        reminders.skill_practised(
+            session=session, graduate=graduate, practiced_at=practiced_at, now=now
+        )
     return entry
 
 

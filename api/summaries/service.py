@@ -16,17 +16,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api import access
 from api.audit import service as audit
 from api.auth import Actor
 from api.checkins.models import CheckIn
+from api.db import upsert
 from api.errors import Invalid, NotFound
 from api.flags import rules as flag_rules
 from api.flags.models import Flag
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.notifications.service import Planned, enqueue
 from api.programs.models import Membership, Role
 from api.summaries import builder
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
@@ -41,8 +42,6 @@ GRACE = timedelta(days=1)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SUMMARY_NOT_FOUND = "No summary with that id."
 # What the "summaries are ready" notice says: no name, score or diagnosis, nothing clinical.
-NOTICE_TITLE = "Weekly summaries"
-NOTICE_BODY = "Your weekly summaries are ready to read."
 BAND_RANK = {"minimal": 0, "mild": 1, "moderate": 2, "moderately_severe": 3, "severe": 4}
 
 
@@ -107,8 +106,11 @@ class BuildResult:
 
 
 def run_weekly(*, session: Session, now: datetime) -> int:
-    """The jobs process's entry point (every 15 minutes): how many summaries it built."""
-    return build_due(session=session, now=now).summaries
+    """The jobs process's entry point (every 15 minutes): how many summaries it built. Each
+    therapist with new summaries is told so through the push pipeline."""
+    built = build_due(session=session, now=now).summaries
+    enqueue(session, items=notices_due(session=session, now=now), now=now)
+    return built
 
 
 def build_due(*, session: Session, now: datetime) -> BuildResult:
@@ -259,7 +261,7 @@ def _claim(
     if not fresh:
         return {}
     statement = (
-        _insert(session, SummaryRun)
+        upsert(session, SummaryRun.__table__)
         .values(fresh)
         .on_conflict_do_nothing(index_elements=["therapist_user_id", "week_of"])
         .returning(SummaryRun.therapist_user_id, SummaryRun.id)
@@ -303,29 +305,16 @@ def _build_batch(
     if not rows:
         return Counter()
     statement = (
-        _insert(session, Summary.__table__)  # Core: no ORM bookkeeping for 500 rows
+        upsert(session, Summary.__table__)  # Core: no ORM bookkeeping for 500 rows
         .on_conflict_do_nothing(index_elements=["therapist_user_id", "graduate_id", "week_of"])
         .returning(Summary.__table__.c.therapist_user_id)
     )
     return Counter(session.execute(statement, rows).scalars())
 
 
-def _insert(session: Session, model: Any) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
-
-
-@dataclass(frozen=True)
-class Notice:
-    therapist_user_id: uuid.UUID
-    title: str
-    body: str
-    link: str
-
-
-def notices_due(*, session: Session, now: datetime) -> list[Notice]:
-    """ "Your summaries are ready", once per therapist-week that built any; marks them handed
-    over. The text carries no health information and no graduate's name."""
+def notices_due(*, session: Session, now: datetime) -> list[Planned]:
+    """A "your summary is ready" push per therapist-week that built any, handed over once.
+    Its words come from the kind: no graduate's name, nothing clinical."""
     runs = list(
         session.scalars(
             select(SummaryRun)
@@ -336,7 +325,16 @@ def notices_due(*, session: Session, now: datetime) -> list[Notice]:
     )
     for run in runs:
         run.noticed_at = now
-    return [Notice(run.therapist_user_id, NOTICE_TITLE, NOTICE_BODY, "/summaries") for run in runs]
+    return [
+        Planned(
+            run.therapist_user_id,
+            "summary_ready",
+            f"summaries:{run.week_of.isoformat()}",
+            now,
+            link="summaries",
+        )
+        for run in runs
+    ]
 
 
 # --- reading ---------------------------------------------------------------------------

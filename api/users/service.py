@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.auth import Actor
+from api.notifications import devices
 from api.users.models import User
 
 
@@ -23,5 +24,7 @@ def me(*, actor: Actor) -> dict[str, Any]:
 
 
 def sign_out_everywhere(*, session: Session, actor: Actor, now: datetime) -> None:
-    """Every token from a sign-in before now stops working, this one included."""
+    """Every token from a sign-in before now stops working, this one included; no device of
+    theirs gets pushes until the app registers it again after the next sign-in."""
     session.get_one(User, actor.user_id).tokens_valid_after = now
+    devices.unregister_all(session=session, user_id=actor.user_id)

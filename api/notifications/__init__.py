@@ -1,0 +1,1 @@
+"""Devices, the notification outbox (also each person's inbox) and push delivery."""

@@ -1,0 +1,434 @@
+"""Dispatchers: claim due notifications in batches, send them, record the outcome.
+
+One or many processes (`python -m jobs.dispatcher`); SQLite runs one. Each pass:
+
+1. claim (one short transaction): rows whose claim ran out (a dispatcher that crashed
+   or hung) go back to `pending`; then up to `batch_size` due `pending` rows are taken
+   with `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer) and marked
+   `claimed` by this pass with a lease. Of those, the ones past `expires_at` become
+   `expired` (quiet hours began during an outage: not sent), and the ones a newer
+   due row of the same collapse key replaces become `superseded`. Commit.
+2. send, outside any transaction: one push per device of the recipient.
+3. record (one transaction), only where the row is still ours: `sent` (by push, or
+   to the inbox when the person has no device left), a retry later
+   (`next_attempt_at`, backoff with jitter for 429 and for 5xx/timeouts), or `failed`
+   after `max_attempts`. Dead tokens are deleted.
+
+At least once to FCM (a dispatcher that dies between send and record leaves rows that
+another sends again after the lease), exactly once in our records: a row is recorded
+only by the pass that holds its claim, so a late pass whose lease was taken over
+records nothing. Time comes from the injected clock; nothing here sleeps except
+`run_forever` between empty passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy.orm import Session, aliased
+
+from api.clock import Clock, FrozenClock
+from api.notifications import senders
+from api.notifications.models import Device, Notification
+from api.notifications.senders import QUOTA, TRANSIENT, UNREGISTERED, Outcome, Push, Sender
+
+log = logging.getLogger("api.notifications")
+
+BATCH_SIZE = 500
+LEASE = timedelta(minutes=5)  # far longer than a batch takes (send_each of 500: ~1-2 s)
+MAX_ATTEMPTS = 8  # with the backoff below: 30-60 minutes of FCM trouble before `failed`
+BACKOFF = timedelta(seconds=30)  # doubled per attempt, capped, with jitter
+BACKOFF_CAP = timedelta(minutes=30)
+TABLE = Notification.__table__
+
+
+@dataclass
+class Report:
+    """Counts of one or more passes (logged; never content)."""
+
+    claimed: int = 0
+    sent: int = 0
+    to_inbox: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    superseded: int = 0
+    lost_claims: int = 0  # recorded by another pass after our lease ran out
+    tokens_deleted: int = 0
+    pushes: int = 0
+
+    def add(self, other: Report) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    collapse_key: str
+    attempts: int
+
+
+@dataclass
+class Batch:
+    claim: str
+    rows: list[Claimed] = field(default_factory=list)
+    devices: dict[uuid.UUID, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        session_factory: Callable[[], Session],
+        sender: Sender,
+        clock: Clock,
+        name: str | None = None,
+        batch_size: int = BATCH_SIZE,
+        lease: timedelta = LEASE,
+        max_attempts: int = MAX_ATTEMPTS,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.sender = sender
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch_size = min(batch_size, sender.max_batch)
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.rng = rng or random.Random()
+
+    def run_once(self) -> Report:
+        """One pass: claim a batch, send it, record it."""
+        report = Report()
+        batch = self.claim(report)
+        if batch.rows:
+            self.deliver(batch, report)
+        return report
+
+    def drain(self, max_passes: int | None = None) -> Report:
+        """Passes until nothing is due (or `max_passes`)."""
+        total = Report()
+        passes = 0
+        while max_passes is None or passes < max_passes:
+            report = self.run_once()
+            total.add(report)
+            passes += 1
+            if report.claimed == 0:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event, idle_seconds: float = 2.0) -> None:
+        """Until `stop` is set; a pass in progress finishes first."""
+        log.info("dispatcher starting", extra={"dispatcher": self.name})
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:
+                log.exception("dispatch pass failed", extra={"dispatcher": self.name})
+                self.session_factory().rollback()
+                stop.wait(idle_seconds)  # e.g. the database is briefly unavailable
+                continue
+            if report.claimed:
+                log.info("dispatched", extra={"dispatcher": self.name, **vars(report)})
+            else:
+                stop.wait(idle_seconds)
+        log.info("dispatcher stopped", extra={"dispatcher": self.name})
+
+    # -- 1. claim -------------------------------------------------------------------------
+
+    def claim(self, report: Report) -> Batch:
+        session = self.session_factory()
+        now = self.clock.now()
+        batch = Batch(claim=f"{self.name}:{uuid.uuid4().hex[:12]}"[-100:])
+        try:
+            self._recover_expired_claims(session, now)
+            due = (
+                select(TABLE.c.id)
+                .where(TABLE.c.status == "pending", TABLE.c.next_attempt_at <= now)
+                .order_by(TABLE.c.next_attempt_at)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            claimed = session.execute(
+                update(TABLE)
+                .where(TABLE.c.id.in_(due.scalar_subquery()))
+                .values(
+                    status="claimed",
+                    claimed_by=batch.claim,
+                    claim_expires_at=now + self.lease,
+                    attempts=TABLE.c.attempts + 1,
+                )
+                .returning(
+                    TABLE.c.id,
+                    TABLE.c.user_id,
+                    TABLE.c.kind,
+                    TABLE.c.title,
+                    TABLE.c.body,
+                    TABLE.c.link,
+                    TABLE.c.collapse_key,
+                    TABLE.c.attempts,
+                    TABLE.c.expires_at,
+                )
+            ).all()
+            report.claimed = len(claimed)
+            expired = [row.id for row in claimed if row.expires_at and row.expires_at <= now]
+            # Claimed again and again and never recorded: something kills every dispatcher
+            # that takes it. Stop after the attempts anything else gets.
+            abandoned = {row.id for row in claimed if row.attempts > self.max_attempts}
+            abandoned -= set(expired)
+            superseded = self._superseded(session, [row.id for row in claimed], now)
+            superseded -= set(expired) | abandoned
+            self._finish(session, batch.claim, expired, status="expired", now=now)
+            self._finish(session, batch.claim, superseded, status="superseded", now=now)
+            self._finish(session, batch.claim, abandoned, status="failed", now=now)
+            report.expired, report.superseded = len(expired), len(superseded)
+            report.failed = len(abandoned)
+            skip = set(expired) | superseded | abandoned
+            batch.rows = [
+                Claimed(
+                    row.id,
+                    row.user_id,
+                    row.kind,
+                    row.title,
+                    row.body,
+                    row.link,
+                    row.collapse_key,
+                    row.attempts,
+                )
+                for row in claimed
+                if row.id not in skip
+            ]
+            batch.devices = self._devices(session, {row.user_id for row in batch.rows})
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return batch
+
+    def _recover_expired_claims(self, session: Session, now: datetime) -> None:
+        """A crashed dispatcher's rows become pending again; its claim tag stays, so if it
+        was only slow it can still record them until another pass claims them."""
+        stale = (
+            select(TABLE.c.id)
+            .where(TABLE.c.status == "claimed", TABLE.c.claim_expires_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        session.execute(
+            update(TABLE)
+            .where(TABLE.c.id.in_(stale.scalar_subquery()))
+            .values(status="pending", claim_expires_at=None)
+        )
+
+    def _superseded(self, session: Session, ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+        """Claimed rows a newer due row of the same person and collapse key replaces."""
+        if not ids:
+            return set()
+        mine = TABLE.alias("mine")
+        newer = aliased(Notification)
+        statement = (
+            select(mine.c.id)
+            .join(
+                newer,
+                and_(
+                    newer.user_id == mine.c.user_id,
+                    newer.collapse_key == mine.c.collapse_key,
+                    newer.due_at > mine.c.due_at,
+                    newer.due_at <= now,
+                    newer.status.in_(("pending", "claimed", "sent")),
+                ),
+            )
+            .where(mine.c.id.in_(ids))
+            .distinct()
+        )
+        return set(session.scalars(statement))
+
+    def _devices(
+        self, session: Session, user_ids: set[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, str]]]:
+        found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+        if user_ids:
+            rows = session.execute(
+                select(Device.user_id, Device.token, Device.platform).where(
+                    Device.user_id.in_(user_ids)
+                )
+            )
+            for user_id, token, platform in rows:
+                found[user_id].append((token, platform))
+        return found
+
+    # -- 2. send and 3. record ----------------------------------------------------------------
+
+    def deliver(self, batch: Batch, report: Report) -> None:
+        pushes: list[Push] = []
+        for row in batch.rows:
+            for token, platform in batch.devices.get(row.user_id, ()):
+                pushes.append(
+                    Push(
+                        row.id,
+                        token,
+                        platform,
+                        row.kind,
+                        row.title,
+                        row.body,
+                        row.link,
+                        row.collapse_key,
+                    )
+                )
+        outcomes = self.sender.send(pushes) if pushes else []
+        report.pushes = len(pushes)
+        by_row: dict[uuid.UUID, list[Outcome]] = defaultdict(list)
+        dead_tokens: set[str] = set()
+        for push, outcome in zip(pushes, outcomes, strict=True):
+            by_row[push.notification_id].append(outcome)
+            if outcome.error == UNREGISTERED:
+                dead_tokens.add(push.token)
+        self._record(batch, by_row, dead_tokens, report)
+
+    def _record(
+        self,
+        batch: Batch,
+        by_row: dict[uuid.UUID, list[Outcome]],
+        dead_tokens: set[str],
+        report: Report,
+    ) -> None:
+        session = self.session_factory()
+        now = self.clock.now()
+        pushed: list[uuid.UUID] = []
+        to_inbox: list[uuid.UUID] = []
+        retries: list[dict] = []
+        failed: list[dict] = []
+        for row in batch.rows:
+            outcomes = by_row.get(row.id, [])
+            errors = [o for o in outcomes if not o.ok]
+            if any(o.ok for o in outcomes):
+                pushed.append(row.id)  # devices that failed now are not retried
+            elif all(o.error == UNREGISTERED for o in errors):
+                to_inbox.append(row.id)  # no device (left): the inbox still shows it
+            else:
+                retryable = [o for o in errors if o.error in (QUOTA, TRANSIENT)]
+                code = (retryable or errors)[0].code or (retryable or errors)[0].error
+                if retryable and row.attempts < self.max_attempts:
+                    retries.append(
+                        {
+                            "b_id": row.id,
+                            "b_next": now + self._backoff(row.attempts, retryable),
+                            "b_error": str(code)[:200],
+                        }
+                    )
+                else:
+                    failed.append({"b_id": row.id, "b_error": str(code)[:200]})
+        retried = failures = 0
+        try:
+            ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(("claimed", "pending"))
+            sent = self._finish(session, batch.claim, pushed, "sent", now, via="push")
+            inboxed = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
+            if retries:
+                retried = session.execute(
+                    update(TABLE)
+                    .where(TABLE.c.id == bindparam("b_id"), ours)
+                    .values(
+                        status="pending",
+                        next_attempt_at=bindparam("b_next"),
+                        last_error=bindparam("b_error"),
+                        claimed_by=None,
+                        claim_expires_at=None,
+                    ),
+                    retries,
+                ).rowcount
+            if failed:
+                failures = session.execute(
+                    update(TABLE)
+                    .where(TABLE.c.id == bindparam("b_id"), ours)
+                    .values(
+                        status="failed", last_error=bindparam("b_error"), claim_expires_at=None
+                    ),
+                    failed,
+                ).rowcount
+            if dead_tokens:
+                report.tokens_deleted = session.execute(
+                    delete(Device).where(Device.token.in_(dead_tokens))
+                ).rowcount
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        report.sent, report.to_inbox, report.retried = sent, inboxed, retried
+        report.failed += failures
+        report.lost_claims = len(batch.rows) - (sent + inboxed + retried + failures)
+        if report.lost_claims:
+            log.warning(
+                "claims lost before recording",
+                extra={"dispatcher": self.name, "count": report.lost_claims},
+            )
+
+    def _finish(
+        self,
+        session: Session,
+        claim: str,
+        ids: list[uuid.UUID] | set[uuid.UUID],
+        status: str,
+        now: datetime,
+        via: str | None = None,
+    ) -> int:
+        if not ids:
+            return 0
+        values: dict = {"status": status, "claim_expires_at": None}
+        if status == "failed":
+            values["last_error"] = "abandoned: claimed but never recorded"
+        if status == "sent":
+            values.update(sent_at=now, delivered_via=via, last_error=None)
+        result = session.execute(
+            update(TABLE)
+            .where(
+                TABLE.c.id.in_(list(ids)),
+                TABLE.c.claimed_by == claim,
+                TABLE.c.status.in_(("claimed", "pending")),
+            )
+            .values(**values)
+        )
+        return result.rowcount or 0
+
+    def _backoff(self, attempts: int, errors: list[Outcome]) -> timedelta:
+        """Exponential from BACKOFF, capped, with full jitter on its upper half; a 429's
+        Retry-After is a floor."""
+        ceiling = min(BACKOFF * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+        delay = ceiling / 2 + ceiling / 2 * self.rng.random()
+        told = max((o.retry_after or 0 for o in errors if o.error == QUOTA), default=0)
+        return max(delay, timedelta(seconds=told))
+
+
+def for_app(
+    app: Flask, sender: Sender | None = None, clock: Clock | None = None, **options: Any
+) -> Dispatcher:
+    """A dispatcher on the app's database and clock, with the sender its settings name."""
+    runtime = app.extensions["companion"]
+    return Dispatcher(
+        session_factory=runtime.db.session,
+        sender=sender or senders.build_sender(runtime.settings),
+        clock=clock or runtime.clock,
+        **options,
+    )
+
+
+def run_pass(*, app: Flask, now: datetime | None = None) -> int:
+    """`flask jobs run-once`: drain what is due with the configured sender; rows recorded."""
+    report = for_app(app, clock=FrozenClock(now) if now else None).drain()
+    return report.sent + report.to_inbox + report.failed + report.expired + report.superseded

@@ -1,0 +1,84 @@
+"""Devices that receive pushes, and notifications: the outbox dispatchers drain and the inbox.
+
+A notification is planned once (unique per recipient, kind, subject and due time, so a
+planner that runs twice inserts nothing), claimed by one dispatcher at a time, and ends
+in exactly one final status. Title and body are generic text chosen by kind
+(`api.notifications.texts`): a push is shown on a lock screen, so no health information.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UUIDPrimaryKey
+
+PLATFORMS = ("android", "ios", "web")
+KINDS = (
+    "skill_practice",
+    "check_in_due",
+    "check_in_nudge",
+    "appointment_before",
+    "appointment_followup",
+    "group_meeting",
+    "group_announcement",
+    "escalation",
+    "summary_ready",
+)
+# pending → claimed → sent | failed, or back to pending (retry later);
+# pending → cancelled (task done) | superseded (a newer one of its collapse key) | expired.
+STATUSES = ("pending", "claimed", "sent", "failed", "cancelled", "superseded", "expired")
+FINAL = ("sent", "failed", "cancelled", "superseded", "expired")
+
+
+class Device(UUIDPrimaryKey, Base):
+    """A phone or browser that receives one person's pushes, by its FCM registration token."""
+
+    __tablename__ = "devices"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token: Mapped[str] = mapped_column(String(1024), unique=True)
+    platform: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class Notification(UUIDPrimaryKey, Base):
+    """One thing to tell one person at one time: outbox row until final, inbox entry after."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "subject", "due_at"),
+        # Dispatchers claim `pending` rows whose next attempt is due, oldest first.
+        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        # A newer row of the same collapse key supersedes older ones; the inbox reads by user.
+        Index("ix_notifications_user_id_collapse_key_due_at", "user_id", "collapse_key", "due_at"),
+        Index("ix_notifications_user_id_due_at", "user_id", "due_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    graduate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("graduates.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    # Opaque: what it is about ("phq9:2026-11-23", an appointment occurrence, a flag id).
+    subject: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    # Not sent after this instant (e.g. when quiet hours start): recorded as `expired`.
+    expires_at: Mapped[datetime | None]
+    collapse_key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(String(240))
+    link: Mapped[str | None] = mapped_column(String(200))  # opaque deep-link id
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    # "push" when a device accepted it, "inbox" when the person has no device left.
+    delivered_via: Mapped[str | None] = mapped_column(String(10))
+    last_error: Mapped[str | None] = mapped_column(String(200))  # an error code, never a token
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]

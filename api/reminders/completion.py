@@ -1,0 +1,102 @@
+"""Reminder subjects, and cancelling a task's pending reminders once it is done.
+
+Kept apart from the planner so the check-in, skill and appointment services can call it
+without importing the planner. A subject names the task, never its content.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.checkins import schedule
+from api.graduates.models import Graduate
+from api.notifications.models import Notification
+from api.notifications.service import cancel
+
+CHECK_IN_KINDS = ("check_in_due", "check_in_nudge")
+APPOINTMENT_KINDS = ("appointment_before", "appointment_followup")
+
+
+def skill_subject(day: date, slot: str) -> str:
+    return f"skill:{day.isoformat()}T{slot}"
+
+
+def check_in_subject(questionnaire: str, due_date: date) -> str:
+    return f"{questionnaire}:{due_date.isoformat()}"
+
+
+def appointment_subject(appointment_id: uuid.UUID, occurrence_start: datetime) -> str:
+    return f"appt:{appointment_id}:{occurrence_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def check_in_submitted(
+    *, session: Session, graduate: Graduate, questionnaire: str, now: datetime
+) -> int:
+    """Cancel the pending reminders of every `questionnaire` due date this answer satisfied."""
+
+    def still_due() -> set[str]:
+        return {
+            check_in_subject(entry["questionnaire"], entry["due_date"])
+            for entry in schedule.due(session=session, graduate=graduate, now=now)
+        }
+
+    return _cancel_prefix(
+        session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", now, keep=still_due
+    )
+
+
+def skill_practised(
+    *, session: Session, graduate: Graduate, practiced_at: datetime, now: datetime
+) -> int:
+    """Practice logged on a local day: that day's pending skill reminders are done."""
+    day = practiced_at.astimezone(zoneinfo.ZoneInfo(graduate.timezone)).date()
+    return _cancel_prefix(session, graduate.id, ("skill_practice",), f"skill:{day}T", now)
+
+
+def appointment_reported(
+    *,
+    session: Session,
+    graduate_id: uuid.UUID,
+    appointment_id: uuid.UUID,
+    occurrence_start: datetime,
+    now: datetime,
+) -> int:
+    """Attended, missed or rescheduled: no more "coming up" or "did you go?" for it."""
+    prefix = appointment_subject(appointment_id, occurrence_start)
+    return _cancel_prefix(session, graduate_id, APPOINTMENT_KINDS, prefix, now)
+
+
+def _cancel_prefix(
+    session: Session,
+    graduate_id: uuid.UUID,
+    kinds: tuple[str, ...],
+    prefix: str,
+    now: datetime,
+    keep: Callable[[], set[str]] | None = None,
+) -> int:
+    """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included),
+    but those whose task is still to do (`keep`, asked only when there is something)."""
+    subjects = session.scalars(
+        select(Notification.subject)
+        .where(
+            Notification.graduate_id == graduate_id,
+            Notification.status == "pending",
+            Notification.kind.in_(kinds),
+            Notification.subject.startswith(prefix, autoescape=True),
+        )
+        .distinct()
+    ).all()
+    if not subjects:
+        return 0
+    kept = keep() if keep is not None else set()
+    return sum(
+        cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject, now=now)
+        for subject in subjects
+        if subject.split("+", 1)[0] not in kept
+    )
