@@ -40,6 +40,7 @@ from api.groups.models import (
 )
 from api.notifications.service import Planned, enqueue
 from api.plans import recurrence
+from api.reminders import completion
 
 MAX_PER_WEEK = 3  # more meetings than this in any 7 days is not a group, it is a mistake
 ALLOWED_FREQUENCIES = {DAILY, WEEKLY, MONTHLY, YEARLY}
@@ -237,6 +238,7 @@ def update_group(
     _apply(group, {**current, **fields})
     group.updated_at = now
     session.flush()
+    completion.group_meeting_changed(session=session, group_id=group.id)
     _compact_seats(session, group)
     _fill_seats(session, group)
     return group
@@ -247,6 +249,7 @@ def archive(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetim
     group = access.group(session=session, actor=actor, group_id=group_id, manage=True).group
     if group.archived_at is None:
         group.archived_at = group.updated_at = now
+        completion.group_meeting_changed(session=session, group_id=group.id)
     return group
 
 
@@ -343,6 +346,9 @@ def change_meeting(
     )
     change.note, change.updated_at = note, now
     session.flush()
+    completion.group_meeting_changed(
+        session=session, group_id=group_id, original_start=original_start
+    )
     return occurrence(session=session, group=group, original_start=original_start)
 
 
@@ -379,6 +385,13 @@ def rsvp(
         session.add(entry)
     entry.going, entry.responded_at = response == "yes", now
     session.flush()
+    if not entry.going:
+        completion.group_meeting_changed(
+            session=session,
+            group_id=group_id,
+            original_start=original_start,
+            graduate_id=me.graduate_id,
+        )
     return {"original_start": original_start, "response": response, "responded_at": now}
 
 
@@ -580,6 +593,7 @@ def leave(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetime)
     if member is None:
         raise NotFound("You are not in this group.")
     session.delete(member)
+    completion.group_meeting_changed(session=session, group_id=group_id, graduate_id=me.id)
     session.execute(
         delete(GroupRsvp).where(
             GroupRsvp.group_id == group_id,

@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
@@ -33,6 +33,38 @@ def check_in_subject(questionnaire: str, due_date: date) -> str:
 
 def appointment_subject(appointment_id: uuid.UUID, occurrence_start: datetime) -> str:
     return f"appt:{appointment_id}:{occurrence_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def group_meeting_subject(group_id: uuid.UUID, original_start: datetime) -> str:
+    """Keyed by the meeting's original start: a moved meeting keeps its identity."""
+    return f"group:{group_id}:{original_start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def group_meeting_changed(
+    *,
+    session: Session,
+    group_id: uuid.UUID,
+    original_start: datetime | None = None,
+    graduate_id: uuid.UUID | None = None,
+) -> int:
+    """A meeting cancelled or moved, an RSVP "no", a member who left: drop the pending
+    reminders at once (the planner's next run adds back whatever is still wanted, e.g. the
+    moved meeting's at its new time). Deleted, not cancelled: a cancelled row would keep
+    the planner from ever planning that meeting again."""
+    prefix = (
+        f"group:{group_id}:"
+        if original_start is None
+        else group_meeting_subject(group_id, original_start)
+    )
+    statement = delete(Notification).where(
+        Notification.status == "pending",
+        Notification.kind == "group_meeting",
+        Notification.subject.startswith(prefix, autoescape=True),
+    )
+    if graduate_id is not None:
+        statement = statement.where(Notification.graduate_id == graduate_id)
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return result.rowcount or 0
 
 
 def check_in_submitted(

@@ -32,17 +32,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
 from api.checkins.models import CheckIn
 from api.graduates.models import Graduate
+from api.groups.models import Group, GroupMember, GroupOccurrenceChange, GroupRsvp
 from api.notifications.models import Notification
 from api.notifications.service import Planned, enqueue
 from api.plans import recurrence
 from api.plans.models import Appointment, AppointmentReport, SkillPractice
-from api.reminders.completion import appointment_subject, check_in_subject, skill_subject
+from api.reminders.completion import (
+    appointment_subject,
+    check_in_subject,
+    group_meeting_subject,
+    skill_subject,
+)
 from api.reminders.models import DEFAULTS, KIND_GROUPS
 from api.reminders.models import ReminderPreferences as P
 from api.timeline import MAINTENANCE, phase_for
@@ -66,13 +72,17 @@ SKILL_DAYS = {
 NUDGE_BEFORE_CLOSE = timedelta(hours=6)
 FOLLOWUP_AFTER_END = timedelta(hours=1)
 NO_QUIET_EXPIRY = timedelta(hours=12)
+GROUP_LEAD = timedelta(hours=2)  # before a group meeting the graduate holds a seat in
+# An RSVP "no" is keyed by the meeting's original start; one this old no longer matters.
+RSVP_MEMORY = timedelta(days=31)
 # When the cap bites, what matters most goes first.
 PRIORITY = {
     "appointment_before": 0,
     "appointment_followup": 1,
-    "check_in_due": 2,
-    "check_in_nudge": 3,
-    "skill_practice": 4,
+    "group_meeting": 2,
+    "check_in_due": 3,
+    "check_in_nudge": 4,
+    "skill_practice": 5,
 }
 REMINDER_KINDS = tuple(PRIORITY)
 GROUP_OF = {kind: group for group, kinds in KIND_GROUPS.items() for kind in kinds}
@@ -201,6 +211,9 @@ class Batch:
     appointments: dict[uuid.UUID, list[Appointment]]
     reported: set[tuple[uuid.UUID, datetime]]
     existing: dict[uuid.UUID, list[Any]]
+    seats: dict[uuid.UUID, list[uuid.UUID]]  # graduate -> groups they hold a seat in
+    meetings: dict[uuid.UUID, list[tuple[datetime, datetime]]]  # group -> (original, start)
+    declined: set[tuple[uuid.UUID, uuid.UUID, datetime]]  # (graduate, group, original)
 
 
 def plan(
@@ -213,7 +226,7 @@ def plan(
     """Materialize the reminders due up to `now + horizon`; how many rows were inserted."""
     inserted = 0
     for graduates in _batches(session, graduate_ids):
-        data = _read(session, [graduate.id for graduate in graduates], now)
+        data = _read(session, [graduate.id for graduate in graduates], now, horizon)
         new: list[Planned] = []
         stale: list[uuid.UUID] = []
         for graduate in graduates:
@@ -306,7 +319,7 @@ def _rules(timezone: str, prefs: str | None) -> Rules:
     return Rules.of(timezone, values)
 
 
-def _read(session: Session, ids: list[uuid.UUID], now: datetime) -> Batch:
+def _read(session: Session, ids: list[uuid.UUID], now: datetime, horizon: timedelta) -> Batch:
     recent: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in session.execute(
         select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
@@ -353,6 +366,7 @@ def _read(session: Session, ids: list[uuid.UUID], now: datetime) -> Batch:
         )
     ):
         existing[row.graduate_id].append(row)
+    seats, meetings, declined = _group_meetings(session, ids, now, horizon)
     return Batch(
         recent=recent,
         intensified=schedule.intensified_ids(session=session, graduate_ids=ids),
@@ -360,7 +374,85 @@ def _read(session: Session, ids: list[uuid.UUID], now: datetime) -> Batch:
         appointments=appointments,
         reported=reported,
         existing=existing,
+        seats=seats,
+        meetings=meetings,
+        declined=declined,
     )
+
+
+def _group_meetings(
+    session: Session, ids: list[uuid.UUID], now: datetime, horizon: timedelta
+) -> tuple[
+    dict[uuid.UUID, list[uuid.UUID]],
+    dict[uuid.UUID, list[tuple[datetime, datetime]]],
+    set[tuple[uuid.UUID, uuid.UUID, datetime]],
+]:
+    """Seats, the seated groups' meetings near now (changes applied, cancelled ones left
+    out, one moved into the window included) and RSVP "no"s: three queries a batch."""
+    start, end = now - HISTORY, now + horizon + GROUP_LEAD
+    seats: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    groups: dict[uuid.UUID, Any] = {}
+    for row in session.execute(
+        select(GroupMember.graduate_id, Group.id, Group.starts_at, Group.timezone, Group.rrule)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(
+            GroupMember.graduate_id.in_(ids),
+            GroupMember.status == "member",
+            Group.archived_at.is_(None),
+        )
+    ):
+        seats[row.graduate_id].append(row.id)
+        groups[row.id] = row
+    if not groups:
+        return seats, {}, set()
+    changes: dict[uuid.UUID, dict[datetime, Any]] = defaultdict(dict)
+    for change in session.execute(
+        select(
+            GroupOccurrenceChange.group_id,
+            GroupOccurrenceChange.original_start,
+            GroupOccurrenceChange.starts_at,
+            GroupOccurrenceChange.cancelled,
+        ).where(
+            GroupOccurrenceChange.group_id.in_(groups),
+            or_(
+                GroupOccurrenceChange.original_start.between(start, end),
+                GroupOccurrenceChange.starts_at.between(start, end),
+            ),
+        )
+    ):
+        changes[change.group_id][change.original_start] = change
+    meetings: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {}
+    for group_id, group in groups.items():
+        originals = set(
+            recurrence.occurrences(
+                starts_at=group.starts_at,
+                timezone=group.timezone,
+                rrule=group.rrule,
+                start=start,
+                end=end,
+            )
+        )
+        found = []
+        for original in originals | set(changes[group_id]):
+            change = changes[group_id].get(original)
+            if change is not None and change.cancelled:
+                continue
+            starts = change.starts_at if change is not None and change.starts_at else original
+            if start <= starts < end:
+                found.append((original, starts))
+        meetings[group_id] = sorted(found)
+    declined = {
+        tuple(row)
+        for row in session.execute(
+            select(GroupRsvp.graduate_id, GroupRsvp.group_id, GroupRsvp.occurrence_start).where(
+                GroupRsvp.graduate_id.in_(ids),
+                GroupRsvp.group_id.in_(groups),
+                GroupRsvp.going.is_(False),
+                GroupRsvp.occurrence_start >= now - RSVP_MEMORY,
+            )
+        )
+    }
+    return seats, meetings, declined
 
 
 def wanted_for(
@@ -381,6 +473,7 @@ def wanted_for(
             else _check_ins_memo(rules, who, intensified, now, horizon)
         ),
         *_appointments(graduate, rules, data, now, horizon),
+        *_group_reminders(graduate, rules, data, now, horizon),
         *_snoozed_repeats(graduate, rules, data, now),
     ]
     return [item for item in found if item is not None]
@@ -536,6 +629,21 @@ def _appointments(
             after = start + timedelta(minutes=item.duration_minutes) + FOLLOWUP_AFTER_END
             if now - HISTORY <= after < now + horizon:
                 yield _place(rules, "appointment_followup", subject, after, now)
+
+
+def _group_reminders(
+    graduate: Any, rules: Rules, data: Batch, now: datetime, horizon: timedelta
+) -> Iterator[Wanted | None]:
+    """GROUP_LEAD before each meeting of a group the graduate holds a seat in, unless they
+    said they are not going; never after the meeting has begun."""
+    for group_id in data.seats.get(graduate.id, ()):
+        for original, starts in data.meetings.get(group_id, ()):
+            if (graduate.id, group_id, original) in data.declined:
+                continue
+            nominal = starts - GROUP_LEAD
+            if now - HISTORY <= nominal < now + horizon:
+                subject = group_meeting_subject(group_id, original)
+                yield _place(rules, "group_meeting", subject, nominal, now, starts)
 
 
 def _snoozed_repeats(graduate: Any, rules: Rules, data: Batch, now: datetime) -> Iterator[Wanted]:
