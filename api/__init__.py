@@ -54,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["companion"] = Runtime(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, settings.database_pool),
         clock=clock,
         verifier=verifier or FirebaseTokenVerifier(settings.firebase_project_id),
         content=content,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from api.db import PoolSettings
 
 MODES = ("development", "test", "production")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +41,7 @@ class Settings:
     fcm_base_url: str | None = None  # tests and benchmarks point this at a local fake
     fcm_credentials: str | None = None  # service-account JSON path; None: application default
     fcm_timeout_seconds: float = 10.0
+    database_pool: PoolSettings = field(default_factory=PoolSettings)
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -106,4 +109,12 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         fcm_base_url=source.get("FCM_BASE_URL") or None,
         fcm_credentials=source.get("FCM_CREDENTIALS") or None,
         fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
+        database_pool=PoolSettings(
+            size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
+            max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),
+            timeout_seconds=float(source.get("DB_POOL_TIMEOUT") or PoolSettings.timeout_seconds),
+            statement_timeout_ms=int(
+                source.get("DB_STATEMENT_TIMEOUT_MS") or PoolSettings.statement_timeout_ms
+            ),
+        ),
     )

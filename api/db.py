@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,39 @@ def upsert(session: Session, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+@dataclass(frozen=True)
+class PoolSettings:
+    """Per-process PostgreSQL pool and session limits (README, "Database connections").
+
+    Each gunicorn worker, scheduler and dispatcher holds its own pool: workers x
+    (size + max_overflow) plus the jobs must stay under the server's max_connections.
+    A request that cannot get a connection within `timeout_seconds` gets a 503, not a hang;
+    no statement runs longer than `statement_timeout_ms`, and a transaction left idle
+    (a worker stuck mid-request) is ended by the server after `idle_timeout_ms`.
+    """
+
+    size: int = 5
+    max_overflow: int = 5
+    timeout_seconds: float = 10.0
+    statement_timeout_ms: int = 30_000
+    idle_timeout_ms: int = 60_000
+    recycle_seconds: int = 1800  # below common load-balancer and server idle cut-offs
+    connect_timeout_seconds: int = 5
+
+    def engine_options(self) -> dict[str, Any]:
+        return {
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout_seconds,
+            "pool_recycle": self.recycle_seconds,
+            "connect_args": {
+                "connect_timeout": self.connect_timeout_seconds,
+                "options": f"-c statement_timeout={self.statement_timeout_ms} "
+                f"-c idle_in_transaction_session_timeout={self.idle_timeout_ms}",
+            },
+        }
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine with the per-dialect settings our tests and SQLite need.
 
@@ -108,8 +142,10 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
 class Database:
     """One engine and one request-scoped session factory per app."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, pool: PoolSettings | None = None) -> None:
+        postgres = not url.startswith("sqlite")
+        options = pool.engine_options() if pool is not None and postgres else {}
+        self.engine = make_engine(url, **options)
         self.session = scoped_session(sessionmaker(bind=self.engine, expire_on_commit=False))
 
     def dispose(self) -> None:

@@ -15,6 +15,14 @@ class DomainError(Exception):
         self.errors = errors
 
 
+class Unavailable(DomainError):
+    """The database is briefly out of reach (a cut connection, a full pool, a timeout):
+    nothing was written, and the same request may be retried."""
+
+    status = 503
+    retry_after_seconds = 5
+
+
 class Unauthorized(DomainError):
     status = 401
 

@@ -47,7 +47,11 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
     actor = g.get("actor")
     graduate_id = actor.graduate_id if actor else None
     told = graduate_id is not None and flags.raise_for_refused_submission(
-        session=rt.db.session, graduate_id=graduate_id, refused=reply, now=rt.clock.now()
+        session=rt.db.session,
+        graduate_id=graduate_id,
+        refused=reply,
+        now=rt.clock.now(),
+        idempotency_key=request.headers.get("Idempotency-Key") or None,
     )
     return {
         "safety": safety.block_whatever_happens(

@@ -95,7 +95,12 @@ def submit(
         safety_positive=scored.safety_positive,
     )
     raised = flags.evaluate_check_in(
-        session=session, graduate=graduate, point=point, answered_at=answered_at, now=now
+        session=session,
+        graduate=graduate,
+        point=point,
+        answered_at=answered_at,
+        now=now,
+        idempotency_key=idempotency_key,
     )
     reminders.check_in_submitted(session=session, graduate=graduate, questionnaire=form.id, now=now)
     reply = {

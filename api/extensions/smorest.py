@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
@@ -12,14 +13,17 @@ import marshmallow as ma
 from flask import g, request
 from flask_smorest.pagination import Page
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
 from api.auth import authenticate
-from api.errors import Conflict, DomainError, Forbidden
+from api.errors import Conflict, DomainError, Forbidden, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
+
+log = logging.getLogger("api.errors")
 
 BEARER = {"bearerAuth": []}
 BODY_LOCATIONS = {"json", "form", "files"}
@@ -107,6 +111,8 @@ class Api(flask_smorest.Api):
             {"type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token"},
         )
         app.register_error_handler(DomainError, self.handle_domain_error)
+        app.register_error_handler(OperationalError, self.handle_database_unavailable)
+        app.register_error_handler(PoolTimeout, self.handle_database_unavailable)
 
     def _register_pagination_header(self) -> None:
         """flask-smorest documents X-Pagination as an object; on the wire it is a JSON string,
@@ -142,6 +148,22 @@ class Api(flask_smorest.Api):
             )
             rt.db.session.commit()
         return _with_extras(error_body(error.status, error.message, error.errors)), error.status
+
+    def handle_database_unavailable(self, error: Exception) -> tuple[dict[str, Any], int, dict]:
+        """A cut connection, a full pool or a statement timeout: 503 and Retry-After, so
+        clients retry (a check-in with the same Idempotency-Key is stored once)."""
+        log.warning(
+            "database unavailable",
+            extra={"request_id": g.get("request_id"), "error": type(error).__name__},
+        )
+        try:
+            runtime().db.session.rollback()
+        except OperationalError:  # the connection is gone; the pool has dropped it
+            runtime().db.session.remove()
+        unavailable = Unavailable("The service is briefly unavailable. Please try again.")
+        body = error_body(unavailable.status, unavailable.message, None)
+        headers = {"Retry-After": str(Unavailable.retry_after_seconds)}
+        return _with_extras(body), unavailable.status, headers
 
 
 def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:

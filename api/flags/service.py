@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -59,6 +60,7 @@ def evaluate_check_in(
     point: flag_rules.Point,
     answered_at: datetime,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> list[Flag]:
     """Run the rules for a newly scored check-in, in the same transaction."""
     earlier = session.execute(
@@ -76,7 +78,15 @@ def evaluate_check_in(
     return [
         flag
         for signal in flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
-        if (flag := raise_signal(session=session, graduate=graduate, signal=signal, now=now))
+        if (
+            flag := raise_signal(
+                session=session,
+                graduate=graduate,
+                signal=signal,
+                now=now,
+                retry_of=idempotency_key,
+            )
+        )
     ]
 
 
@@ -86,8 +96,17 @@ def raise_signal(
     graduate: Graduate,
     signal: flag_rules.Signal,
     now: datetime,
+    retry_of: str | None = None,
 ) -> Flag | None:
-    """A new flag, or the open one of its kind updated; None if a cooldown holds it back."""
+    """A new flag, or the open one of its kind updated; None if a cooldown holds it back.
+
+    `retry_of`: the Idempotency-Key of a check-in being stored; if its first attempt failed
+    on our side (a 5xx) after raising the urgent flag for a refused submission, that flag
+    gains the check-in as evidence instead of a second flag for the same answer."""
+    if signal.kind == "urgent" and retry_of is not None:
+        first_attempt = _awaiting_retry(session, graduate.id, retry_of)
+        if first_attempt is not None:
+            return _merge(session, first_attempt, signal, now)
     rules = rules_of(session, graduate)
     if signal.kind not in UNMERGED:
         existing = _open(session, graduate.id, signal.kind, signal.source)
@@ -135,10 +154,24 @@ def rules_of(session: Session, graduate: Graduate) -> flag_rules.Rules:
 
 
 def raise_for_refused_submission(
-    *, session: Session, graduate_id: uuid.UUID, refused: dict[str, Any], now: datetime
+    *,
+    session: Session,
+    graduate_id: uuid.UUID,
+    refused: dict[str, Any],
+    now: datetime,
+    idempotency_key: str | None = None,
 ) -> bool:
     """A positive safety answer raises its urgent flag even when the submission is refused
-    (no check-in to cite; `details` says why). Committed on its own: the request failed."""
+    (no check-in to cite; `details` says why). Committed on its own: the request failed.
+
+    A failure on our side (5xx) may be retried with the same Idempotency-Key: the flag
+    remembers a digest of the key, so the stored retry completes this flag (`raise_signal`).
+    """
+    details: dict[str, Any] = {
+        "refused": {"code": refused.get("code"), "message": refused.get("message")}
+    }
+    if idempotency_key is not None and (refused.get("code") or 0) >= 500:
+        details["retry_key"] = _retry_digest(graduate_id, idempotency_key)
     try:
         graduate = session.get(Graduate, graduate_id)
         if graduate is None:
@@ -153,7 +186,7 @@ def raise_for_refused_submission(
                 "safety_answer",
                 "Gave a safety answer that needs follow-up (PHQ-9 question 9, or \"I'm not "
                 'safe right now") in a check-in the app could not accept.',
-                {"refused": {"code": refused.get("code"), "message": refused.get("message")}},
+                details,
                 (),
             ),
         )
@@ -163,6 +196,31 @@ def raise_for_refused_submission(
         log.exception("could not raise the urgent flag for a refused submission")
         return False
     return True
+
+
+def _retry_digest(graduate_id: uuid.UUID, idempotency_key: str) -> str:
+    return hashlib.sha256(f"{graduate_id}:{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: str) -> Flag | None:
+    """The urgent flag a failed first attempt of this very submission raised, if any."""
+    digest = _retry_digest(graduate_id, idempotency_key)
+    candidates = session.scalars(
+        select(Flag).where(
+            Flag.graduate_id == graduate_id,
+            Flag.kind == "urgent",
+            Flag.rule == "safety_answer",
+            Flag.status != "resolved",
+        )
+    )
+    return next(
+        (
+            flag
+            for flag in candidates
+            if not flag.evidence and flag.details.get("retry_key") == digest
+        ),
+        None,
+    )
 
 
 def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
