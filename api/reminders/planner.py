@@ -222,8 +222,12 @@ def plan(
     now: datetime,
     horizon: timedelta = HORIZON,
     graduate_ids: list[uuid.UUID] | None = None,
+    commit_batches: bool = False,
 ) -> int:
-    """Materialize the reminders due up to `now + horizon`; how many rows were inserted."""
+    """Materialize the reminders due up to `now + horizon`; how many rows were inserted.
+
+    `commit_batches` (the scheduled job): each batch is committed, so a scheduler killed
+    mid-run keeps what it planned, and the next run adds only the rest."""
     inserted = 0
     for graduates in _batches(session, graduate_ids):
         data = _read(session, [graduate.id for graduate in graduates], now, horizon)
@@ -258,12 +262,14 @@ def plan(
                 execution_options={"synchronize_session": False},
             )
         inserted += enqueue(session, items=new, now=now)
+        if commit_batches:
+            session.commit()
     return inserted
 
 
 def run(*, session: Session, now: datetime) -> int:
     """The `reminders.plan` job."""
-    return plan(session, now=now)
+    return plan(session, now=now, commit_batches=True)
 
 
 def _batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[list[Any]]:
