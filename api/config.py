@@ -32,6 +32,8 @@ class Settings:
     redis_url: str | None
     ratelimit_prefix: str
     enrollment_redeem_limit: str
+    write_limit: str
+    sign_in_limit: str
     max_body_bytes: int
     log_level: str
     cors_origins: tuple[str, ...] = ()
@@ -101,6 +103,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         enrollment_redeem_limit=str(
             source.get("ENROLLMENT_REDEEM_LIMIT") or "10 per hour;30 per day"
         ),
+        write_limit=str(source.get("WRITE_LIMIT") or "60 per minute;600 per hour"),
+        sign_in_limit=str(source.get("SIGN_IN_LIMIT") or "10 per minute;60 per hour"),
         max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
         cors_origins=_origins(source.get("CORS_ORIGINS"), env),

@@ -1,4 +1,14 @@
-"""Rate limits (flask-limiter), one Limiter per app; Redis-backed when REDIS_URL is set."""
+"""Rate limits (flask-limiter), one Limiter per app; Redis-backed when REDIS_URL is set.
+
+- Every write (POST, PUT, PATCH, DELETE) counts against one per-person budget,
+  WRITE_LIMIT, shared by all routes: generous for a person, a wall for a script.
+- Routes next to sign-in (devices, sign-out everywhere, enrollment codes) have a tighter
+  SIGN_IN_LIMIT of their own; failed enrollment redemptions ENROLLMENT_REDEEM_LIMIT.
+- A check-in that says the person is not safe is never limited: its flag and the 988
+  reply matter more than any budget.
+- If Redis is unreachable, limits fall back to this process's memory rather than failing
+  requests.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,18 @@ from flask import Flask, request
 from flask_limiter import Limiter
 
 from api.auth import bearer_token
+from api.checkins import scoring
 from api.config import Settings
 from api.errors import DomainError
 from api.runtime import runtime
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SIGN_IN_ADJACENT = (
+    "notifications.Devices",
+    "notifications.DeviceEntry",
+    "me.SignOutEverywhere",
+    "graduates.GraduateEnrollmentCode",
+)
 
 
 def _caller_key() -> str:
@@ -23,6 +42,12 @@ def _caller_key() -> str:
     return f"uid:{claims['sub']}"
 
 
+def _exempt_from_write_budget() -> bool:
+    if request.method not in WRITES:
+        return True
+    return scoring.screens_positive(runtime().content, request.get_json(silent=True))
+
+
 def install(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         key_func=_caller_key,
@@ -31,7 +56,15 @@ def install(app: Flask, settings: Settings) -> Limiter:
         key_prefix=settings.ratelimit_prefix,
         strategy="moving-window",
         headers_enabled=True,
+        application_limits=[settings.write_limit],
+        application_limits_exempt_when=_exempt_from_write_budget,
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
     )
+    for endpoint in SIGN_IN_ADJACENT:
+        app.view_functions[endpoint] = limiter.limit(
+            settings.sign_in_limit, methods=sorted(WRITES), per_method=False
+        )(app.view_functions[endpoint])
     # Only failed redemptions count: guessing codes is what the limit is for.
     redeem = app.view_functions["graduates.Enrollments"]
     app.view_functions["graduates.Enrollments"] = limiter.limit(

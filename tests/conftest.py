@@ -39,6 +39,9 @@ def test_config(database_url: str, clock: FrozenClock, **extra: Any) -> dict[str
         "DATABASE_URL": database_url,
         "FIREBASE_PROJECT_ID": "demo-companion",
         "RATELIMIT_PREFIX": f"companion-test-{RUN_ID}",
+        # The suite writes fast as few people; tests/test_rate_limits.py uses real limits.
+        "WRITE_LIMIT": "100000 per minute",
+        "SIGN_IN_LIMIT": "100000 per minute",
         "CLOCK": clock,
         **extra,
     }

@@ -1,0 +1,88 @@
+"""Rate limits at the API with real (small) budgets: every write shares one per-person
+budget, sign-in-adjacent routes have their own, callers without a token are counted by
+address, reads are not limited, and a check-in saying "I'm not safe" is never refused.
+
+The app here is its own, on the migrated database, with low limits and a fresh counter
+prefix; every request is refused before it writes, so nothing is left behind. In CI the
+counters live in Redis (REDIS_URL), as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from flask import Flask
+
+from api import create_app, devtokens
+from tests import conftest
+
+MISSING = f"/api/v1/graduates/{uuid.uuid4()}/check-ins"
+DAILY = {"daily-mood": 5, "phq2-1": 0, "phq2-2": 0, "gad2-1": 0, "gad2-2": 0}
+
+
+@pytest.fixture
+def limited(migrated_url, clock) -> Flask:
+    app = create_app(
+        conftest.test_config(
+            migrated_url,
+            clock,
+            RATELIMIT_PREFIX=f"limits-{uuid.uuid4().hex}",
+            WRITE_LIMIT="3 per minute",
+            SIGN_IN_LIMIT="2 per minute",
+        )
+    )
+    yield app
+    app.extensions["companion"].db.dispose()
+
+
+def _post(app, clock, email: str | None, path: str = MISSING, answers: dict = DAILY):
+    headers = {}
+    if email is not None:
+        token = devtokens.mint(project_id="demo-companion", email=email, now=clock.now())
+        headers["Authorization"] = f"Bearer {token}"
+    body = {"questionnaire": "daily", "answers": answers, "answered_at": clock.now().isoformat()}
+    return app.test_client().post(path, json=body, headers=headers)
+
+
+def test_writes_share_one_budget_per_person_and_the_429_is_in_the_error_format(limited, clock):
+    person, other = (f"{uuid.uuid4().hex}@example.org" for _ in range(2))
+    # Refused for other reasons (this person is no graduate), but counted all the same.
+    assert [_post(limited, clock, person).status_code for _ in range(3)] == [403, 403, 403]
+    refused = _post(limited, clock, person)
+    assert refused.status_code == 429
+    assert set(refused.json) >= {"code", "status", "message"} and refused.json["code"] == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert _post(limited, clock, other).status_code == 403  # someone else is not affected
+
+    token = devtokens.mint(project_id="demo-companion", email=person, now=clock.now())
+    read = limited.test_client().get(MISSING, headers={"Authorization": f"Bearer {token}"})
+    assert read.status_code == 403  # reads are not limited
+
+    # With the budget spent, a check-in that says "I'm not safe" still goes through:
+    unsafe = _post(limited, clock, person, answers={**DAILY, "daily-safe": 0})
+    assert unsafe.status_code == 403 and unsafe.json["safety"]["positive"] is True
+
+
+def test_sign_in_adjacent_routes_have_a_tighter_budget(limited, clock):
+    person = f"{uuid.uuid4().hex}@example.org"
+    path = "/api/v1/devices/no-such-device"
+    token = devtokens.mint(project_id="demo-companion", email=person, now=clock.now())
+    client = limited.test_client()
+    codes = [
+        client.delete(path, headers={"Authorization": f"Bearer {token}"}).status_code
+        for _ in range(3)
+    ]
+    assert codes[-1] == 429 and 429 not in codes[:2]
+
+
+def test_callers_without_a_token_are_counted_by_address(limited, clock):
+    codes = [_post(limited, clock, None).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_counters_live_in_redis_when_redis_url_is_set(limited):
+    [limiter] = limited.extensions["limiter"]
+    expected = "RedisStorage" if os.environ.get("REDIS_URL") else "MemoryStorage"
+    assert type(limiter.storage).__name__ == expected
