@@ -81,6 +81,7 @@ def _register_api(app: Flask) -> None:
     from api.health import blp as health_blp
     from api.notifications.routes import blp as notifications_blp
     from api.plans.routes import blp as plans_blp
+    from api.privacy.routes import blp as privacy_blp
     from api.programs.routes import blp as programs_blp
     from api.reminders.routes import blp as reminders_blp
     from api.summaries.routes import blp as summaries_blp
@@ -101,6 +102,7 @@ def _register_api(app: Flask) -> None:
         summaries_blp,
         notifications_blp,
         reminders_blp,
+        privacy_blp,
     ):
         api.register_blueprint(blueprint)
 

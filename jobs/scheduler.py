@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.checkins import service as checkins
 from api.flags import time_rules
 from api.graduates import enrollment
+from api.privacy import service as privacy
 from api.reminders import planner
 from api.summaries import service as summaries
 
@@ -42,6 +43,11 @@ JOBS: dict[str, Job] = {
     "summaries.weekly": Job(summaries.run_weekly, IntervalTrigger(minutes=15)),
     # Materializes the next hours' reminders; a second run (or scheduler) inserts nothing.
     "reminders.plan": Job(planner.run, IntervalTrigger(minutes=5)),
+    # Accounts whose deletion grace period has ended; then the programs' retention periods.
+    "privacy.erase-due": Job(privacy.erase_due, CronTrigger(hour=4, minute=7, timezone="UTC")),
+    "privacy.retention": Job(
+        privacy.apply_retention, CronTrigger(hour=4, minute=37, timezone="UTC")
+    ),
 }
 
 

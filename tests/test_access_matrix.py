@@ -33,6 +33,7 @@ from tests.matrix_notifications import (
     notification_values,
 )
 from tests.matrix_plans import PLAN_BODIES, PLAN_EXPECTED, QUERIES, plan_values
+from tests.matrix_privacy import PRIVACY_BODIES, PRIVACY_EXPECTED
 from tests.matrix_reminders import REMINDER_BODIES, REMINDER_EXPECTED
 from tests.matrix_summaries import SUMMARY_BODIES, SUMMARY_EXPECTED, summary_values
 from tests.personas import PERSONAS, everyone, row
@@ -139,6 +140,8 @@ EXPECTED.update(NOTIFICATION_EXPECTED)
 BODIES.update(NOTIFICATION_BODIES)
 EXPECTED.update(REMINDER_EXPECTED)
 BODIES.update(REMINDER_BODIES)
+EXPECTED.update(PRIVACY_EXPECTED)
+BODIES.update(PRIVACY_BODIES)
 
 
 def test_every_route_is_in_the_matrix():

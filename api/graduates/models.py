@@ -31,6 +31,10 @@ class Graduate(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     # Any request the graduate makes, to the hour: the disengagement rule reads it.
     last_active_at: Mapped[datetime | None]
+    # Account deletion (api.privacy): asked for, due after the program's grace period, done.
+    deletion_requested_at: Mapped[datetime | None]
+    erase_after: Mapped[datetime | None] = mapped_column(index=True)
+    erased_at: Mapped[datetime | None]
 
 
 class CareTeamMember(UUIDPrimaryKey, Base):

@@ -39,6 +39,12 @@ class Program(UUIDPrimaryKey, Base):
     # defaults. Kept here so sign-in's program row carries them; history in flag_rule_versions.
     flag_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     flag_rules_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Retention (api.privacy): days between a deletion request and erasure; days the inbox
+    # keeps a delivered notification; years an erased graduate's de-identified clinical
+    # record is kept before it is purged.
+    deletion_grace_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    inbox_retention_days: Mapped[int] = mapped_column(default=180, server_default="180")
+    clinical_retention_years: Mapped[int] = mapped_column(default=7, server_default="7")
 
 
 class Membership(UUIDPrimaryKey, Base):

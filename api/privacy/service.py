@@ -1,0 +1,333 @@
+"""A graduate's own data: a copy of everything we hold, deletion after a grace period, and
+the program's retention settings with the jobs that apply them.
+
+What deletion does, and why (README, "The graduate's own data"):
+- erased at once when the grace period ends: name, email and login (the Firebase uid can
+  no longer reach the record: signing in again makes a new, unenrolled person), devices,
+  the inbox and reminders, preferences, consents, group seats and RSVPs, calendar feeds,
+  enrollment codes, the plan (it names people, places and medications), skill practice,
+  weekly summaries;
+- kept, de-identified, as the treating program's clinical record: check-ins, flags with
+  the clinicians' decisions, group attendance. State medical-record laws make the program
+  keep these for years; `clinical_retention_years` after erasure they are purged too;
+- kept: audit events, which hold ids and actions, never content.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.orm import Session
+
+from api import access
+from api.audit import service as audit
+from api.audit.models import AuditEvent
+from api.auth import Actor
+from api.content.loader import ContentLibrary
+from api.db import Base
+from api.errors import Conflict, Forbidden
+from api.graduates.models import Graduate
+from api.notifications.models import Device, Notification
+from api.programs.models import Program, Role
+from api.summaries import fhir
+from api.users.models import User
+
+BATCH = 200
+GRACE_DAYS = (7, 90)
+INBOX_DAYS = (30, 730)
+CLINICAL_YEARS = (6, 25)
+# Every table with a graduate_id column is either exported or listed here with a reason
+# (tests/test_privacy.py fails on a table that is neither).
+NOT_EXPORTED = {
+    "flags": "Flags are your care team's working notes; ask your program for them.",
+    "flag_events": "Part of your care team's notes on flags.",
+    "summaries": "Weekly summaries are written for your therapist; ask your program.",
+    "idempotent_requests": "A 24-hour copy of replies to repeated requests; nothing new.",
+    "enrollment_codes": "Sign-up codes are security secrets, kept only as hashes.",
+}
+SECRET_COLUMNS = frozenset({"token_hash", "code_hash", "answers_hash", "request_hash"})
+# Erased when the grace period ends (by graduate_id), in an order the foreign keys allow.
+ERASED = (
+    "group_rsvps",
+    "group_members",
+    "group_calendar_feeds",
+    "calendar_feeds",
+    "consents",
+    "reminder_preferences",
+    "enrollment_codes",
+    "idempotent_requests",
+    "skill_practice",
+    "plan_changes",
+    "plan_skills",
+    "medications",
+    "appointment_reports",
+    "appointments",
+    "plans",
+    "summaries",
+)
+# Purged `clinical_retention_years` after erasure.
+CLINICAL = ("flag_events", "flags", "check_ins", "group_attendance")
+
+
+# --- the copy ------------------------------------------------------------------------
+
+
+def export(
+    *, session: Session, actor: Actor, library: ContentLibrary, now: datetime
+) -> dict[str, Any]:
+    """Everything we hold about the signed-in graduate, as JSON, with the FHIR bundle."""
+    graduate = _own_record(session, actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="graduate.export",
+        graduate_id=graduate.id,
+        program_id=graduate.program_id,
+        outcome="allowed",
+        now=now,
+    )
+    records: dict[str, list[dict[str, Any]]] = {}
+    for table in exported_tables():
+        rows = session.execute(_rows_of(table, graduate.id)).mappings()
+        records[table.name] = [_plain(row) for row in rows]
+    devices = session.scalars(select(Device).where(Device.user_id == actor.user_id))
+    records["devices"] = [
+        {
+            "id": str(device.id),
+            "platform": device.platform,
+            "token_ends_with": device.token[-6:],
+            "created_at": device.created_at.isoformat(),
+            "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+        }
+        for device in devices
+    ]
+    user = session.get(User, actor.user_id)
+    return {
+        "generated_at": now,
+        "person": {"email": user.email, "signed_up_at": user.created_at.isoformat()},
+        "records": records,
+        "not_included": [{"table": name, "why": why} for name, why in NOT_EXPORTED.items()],
+        "fhir": fhir.export(
+            session=session, actor=actor, graduate_id=graduate.id, library=library, now=now
+        ),
+    }
+
+
+def exported_tables() -> list[Table]:
+    """Tables with the graduate's rows, by graduate_id (appointment reports by appointment)."""
+    found = [
+        table
+        for table in Base.metadata.sorted_tables
+        if ("graduate_id" in table.c or table.name == "graduates")
+        and table.name not in NOT_EXPORTED
+    ]
+    return [*found, Base.metadata.tables["appointment_reports"]]
+
+
+def _rows_of(table: Table, graduate_id: uuid.UUID) -> Any:
+    if table.name == "graduates":
+        return select(table).where(table.c.id == graduate_id)
+    if table.name == "appointment_reports":
+        appointments = Base.metadata.tables["appointments"]
+        return select(table).where(
+            table.c.appointment_id.in_(
+                select(appointments.c.id).where(appointments.c.graduate_id == graduate_id)
+            )
+        )
+    return select(table).where(table.c.graduate_id == graduate_id)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return {key: _json(value) for key, value in row.items() if key not in SECRET_COLUMNS}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+# --- deletion ------------------------------------------------------------------------
+
+
+def deletion_status(*, session: Session, actor: Actor) -> dict[str, Any]:
+    graduate = _own_record(session, actor)
+    return _status(graduate)
+
+
+def request_deletion(*, session: Session, actor: Actor, now: datetime) -> dict[str, Any]:
+    """Schedules erasure after the program's grace period; asking again changes nothing.
+
+    The account keeps working during the grace period: someone who asked in a bad moment
+    keeps their safety plan, crisis lines and care team, and can cancel."""
+    graduate = _own_record(session, actor)
+    if graduate.erase_after is None:
+        program = session.get(Program, graduate.program_id)
+        graduate.deletion_requested_at = now
+        graduate.erase_after = now + timedelta(days=program.deletion_grace_days)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="graduate.deletion_requested",
+            graduate_id=graduate.id,
+            program_id=graduate.program_id,
+            outcome="allowed",
+            now=now,
+        )
+    return _status(graduate)
+
+
+def cancel_deletion(*, session: Session, actor: Actor, now: datetime) -> None:
+    graduate = _own_record(session, actor)
+    if graduate.erase_after is not None:
+        graduate.deletion_requested_at = graduate.erase_after = None
+        audit.record(
+            session=session,
+            actor=actor,
+            action="graduate.deletion_cancelled",
+            graduate_id=graduate.id,
+            program_id=graduate.program_id,
+            outcome="allowed",
+            now=now,
+        )
+
+
+def _status(graduate: Graduate) -> dict[str, Any]:
+    return {
+        "status": "scheduled" if graduate.erase_after is not None else "none",
+        "requested_at": graduate.deletion_requested_at,
+        "erase_after": graduate.erase_after,
+    }
+
+
+def _own_record(session: Session, actor: Actor) -> Graduate:
+    if actor.graduate_id is None:
+        raise Forbidden("Only a graduate has their own data to export or delete here.")
+    graduate = session.get(Graduate, actor.graduate_id)
+    if graduate is None or graduate.erased_at is not None:
+        raise Conflict("This account has been erased.")
+    return graduate
+
+
+def erase_due(*, session: Session, now: datetime) -> int:
+    """The `privacy.erase-due` job: erase every graduate whose grace period has ended,
+    a batch per transaction; an interrupted run is finished by the next."""
+    erased = 0
+    while True:
+        batch = list(
+            session.scalars(
+                select(Graduate)
+                .where(Graduate.erase_after <= now, Graduate.erased_at.is_(None))
+                .order_by(Graduate.erase_after)
+                .limit(BATCH)
+            )
+        )
+        if not batch:
+            return erased
+        for graduate in batch:
+            _erase(session, graduate, now)
+        session.commit()
+        erased += len(batch)
+
+
+def _erase(session: Session, graduate: Graduate, now: datetime) -> None:
+    tables = Base.metadata.tables
+    appointments = tables["appointments"]
+    for name in ERASED:
+        table = tables[name]
+        if name == "appointment_reports":
+            owned = select(appointments.c.id).where(appointments.c.graduate_id == graduate.id)
+            session.execute(delete(table).where(table.c.appointment_id.in_(owned)))
+        else:
+            session.execute(delete(table).where(table.c.graduate_id == graduate.id))
+    session.execute(delete(Notification).where(Notification.graduate_id == graduate.id))
+    if graduate.user_id is not None:
+        session.execute(delete(Notification).where(Notification.user_id == graduate.user_id))
+        session.execute(delete(Device).where(Device.user_id == graduate.user_id))
+        session.execute(
+            update(User)
+            .where(User.id == graduate.user_id)
+            .values(
+                email=f"erased-{graduate.user_id}@erased.invalid",
+                firebase_uid=f"erased:{graduate.user_id}",
+                tokens_valid_after=now,
+            )
+        )
+    graduate.display_name = "Erased"
+    graduate.user_id = None
+    graduate.erased_at = now
+    session.add(
+        AuditEvent(
+            occurred_at=now,
+            actor_user_id=None,
+            actor_role="system",
+            action="graduate.erased",
+            program_id=graduate.program_id,
+            graduate_id=graduate.id,
+            outcome="allowed",
+        )
+    )
+
+
+# --- retention -----------------------------------------------------------------------
+
+
+def retention(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Program:
+    return access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
+
+
+def change_retention(
+    *, session: Session, actor: Actor, program_id: uuid.UUID, settings: dict[str, int]
+) -> Program:
+    program = retention(session=session, actor=actor, program_id=program_id)
+    for key, value in settings.items():
+        setattr(program, key, value)
+    return program
+
+
+def apply_retention(*, session: Session, now: datetime) -> int:
+    """The `privacy.retention` job: delivered notifications past the program's inbox
+    period, and erased graduates' clinical records past the program's retention years."""
+    removed = 0
+    for program in session.scalars(select(Program)):
+        old = now - timedelta(days=program.inbox_retention_days)
+        graduates = select(Graduate.id).where(Graduate.program_id == program.id)
+        removed += (
+            session.execute(
+                delete(Notification).where(
+                    Notification.graduate_id.in_(graduates),
+                    Notification.status != "pending",
+                    Notification.due_at < old,
+                ),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            or 0
+        )
+        expired = select(Graduate.id).where(
+            Graduate.program_id == program.id,
+            Graduate.erased_at < now - timedelta(days=365 * program.clinical_retention_years),
+        )
+        for name in CLINICAL:
+            table = Base.metadata.tables[name]
+            if name == "flag_events":
+                flags = Base.metadata.tables["flags"]
+                owned = select(flags.c.id).where(flags.c.graduate_id.in_(expired))
+                statement = delete(table).where(table.c.flag_id.in_(owned))
+            else:
+                statement = delete(table).where(table.c.graduate_id.in_(expired))
+            removed += (
+                session.execute(
+                    statement, execution_options={"synchronize_session": False}
+                ).rowcount
+                or 0
+            )
+        session.commit()
+    return removed
