@@ -19,6 +19,8 @@ import argparse
 import contextlib
 import itertools
 import json
+import subprocess
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -260,6 +262,19 @@ def _private_key_pem() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+def in_process_of_its_own(stack: contextlib.ExitStack, port: int) -> str:
+    """Start the fake as its own process (a benchmark's sender must not share its GIL);
+    stopped when `stack` closes. Returns its URL."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_fcm", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stack.callback(fake.terminate)
+    fake.stdout.readline()
+    return f"http://127.0.0.1:{port}"
 
 
 def main() -> None:

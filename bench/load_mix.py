@@ -45,6 +45,7 @@ from api.db import make_engine
 from api.notifications.models import Notification
 from api.programs.service import create_program
 from api.summaries.service import run_weekly
+from bench import fake_fcm
 from bench.checkin_throughput import WORKERS, _free_port, start_server
 from bench.push_pipeline import DELIVER_AT, PLAN_AT
 from bench.push_pipeline import _seed as seed_spike_graduates
@@ -94,15 +95,7 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> None:
     port = start_server(stack, "full", url, f"load-{os.getpid()}")
     _wait_until_healthy(port)
 
-    fcm_port = _free_port()
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_fcm", "--port", str(fcm_port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    stack.callback(fake.terminate)
-    fake.stdout.readline()
-    fcm_url = f"http://127.0.0.1:{fcm_port}"
+    fcm_url = fake_fcm.in_process_of_its_own(stack, _free_port())
 
     locust = subprocess.Popen(
         [

@@ -48,6 +48,7 @@ from api.notifications.models import Device, Notification
 from api.notifications.service import Planned, enqueue
 from api.programs.models import Program
 from api.users.models import User
+from bench import fake_fcm
 from bench.request_overhead import _throwaway_postgres
 
 ZONE = ZoneInfo("America/Chicago")
@@ -84,14 +85,7 @@ def _parent(args: argparse.Namespace, stack: ExitStack) -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
     stack.callback(engine.dispose)
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_fcm", "--port", str(FAKE_PORT)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    stack.callback(fake.terminate)
-    fake.stdout.readline()
-    fcm_url = f"http://127.0.0.1:{FAKE_PORT}"
+    fcm_url = fake_fcm.in_process_of_its_own(stack, FAKE_PORT)
 
     started = time.perf_counter()
     user_ids, graduate_ids = _seed(engine, args.rows)

@@ -81,15 +81,7 @@ def export(
 ) -> dict[str, Any]:
     """Everything we hold about the signed-in graduate, as JSON, with the FHIR bundle."""
     graduate = _own_record(session, actor)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="graduate.export",
-        graduate_id=graduate.id,
-        program_id=graduate.program_id,
-        outcome="allowed",
-        now=now,
-    )
+    _audit(session, actor, graduate, "graduate.export", now)
     records: dict[str, list[dict[str, Any]]] = {}
     for table in exported_tables():
         rows = session.execute(_rows_of(table, graduate.id)).mappings()
@@ -173,15 +165,7 @@ def request_deletion(*, session: Session, actor: Actor, now: datetime) -> dict[s
         program = session.get(Program, graduate.program_id)
         graduate.deletion_requested_at = now
         graduate.erase_after = now + timedelta(days=program.deletion_grace_days)
-        audit.record(
-            session=session,
-            actor=actor,
-            action="graduate.deletion_requested",
-            graduate_id=graduate.id,
-            program_id=graduate.program_id,
-            outcome="allowed",
-            now=now,
-        )
+        _audit(session, actor, graduate, "graduate.deletion_requested", now)
     return _status(graduate)
 
 
@@ -189,15 +173,19 @@ def cancel_deletion(*, session: Session, actor: Actor, now: datetime) -> None:
     graduate = _own_record(session, actor)
     if graduate.erase_after is not None:
         graduate.deletion_requested_at = graduate.erase_after = None
-        audit.record(
-            session=session,
-            actor=actor,
-            action="graduate.deletion_cancelled",
-            graduate_id=graduate.id,
-            program_id=graduate.program_id,
-            outcome="allowed",
-            now=now,
-        )
+        _audit(session, actor, graduate, "graduate.deletion_cancelled", now)
+
+
+def _audit(session: Session, actor: Actor, graduate: Graduate, action: str, now: datetime) -> None:
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        graduate_id=graduate.id,
+        program_id=graduate.program_id,
+        outcome="allowed",
+        now=now,
+    )
 
 
 def _status(graduate: Graduate) -> dict[str, Any]:
