@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from api import access
 from api.auth import Actor
 from api.checkins.models import CheckIn
+from api.db import one_of
 from api.flags.models import Flag
 from api.graduates.models import Graduate
 from api.timeline import local_today, phase_for
@@ -73,7 +74,7 @@ def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> s
         session.scalars(
             select(Flag.graduate_id)
             .where(
-                Flag.graduate_id.in_(list(graduate_ids)),
+                one_of(session, Flag.graduate_id, list(graduate_ids)),
                 Flag.kind.in_(("watch", "step_up")),
                 Flag.status.in_(("open", "acknowledged")),
             )

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from api.checkins import schedule
 from api.checkins.models import CheckIn
+from api.db import one_of
 from api.graduates.models import Graduate
 from api.groups.models import Group, GroupMember, GroupOccurrenceChange, GroupRsvp
 from api.notifications.models import Notification
@@ -257,7 +258,7 @@ def plan(
         if stale:
             session.execute(
                 delete(Notification).where(
-                    Notification.id.in_(stale), Notification.status == "pending"
+                    one_of(session, Notification.id, stale), Notification.status == "pending"
                 ),
                 execution_options={"synchronize_session": False},
             )
@@ -329,28 +330,33 @@ def _read(session: Session, ids: list[uuid.UUID], now: datetime, horizon: timede
     recent: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in session.execute(
         select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
-        .where(CheckIn.graduate_id.in_(ids), CheckIn.answered_at >= now - schedule.LOOKBACK)
+        .where(
+            one_of(session, CheckIn.graduate_id, ids),
+            CheckIn.answered_at >= now - schedule.LOOKBACK,
+        )
         .order_by(CheckIn.answered_at)
     ):
         recent[row.graduate_id].append(row)
     practised: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for graduate_id, practiced_at in session.execute(
         select(SkillPractice.graduate_id, SkillPractice.practiced_at).where(
-            SkillPractice.graduate_id.in_(ids),
+            one_of(session, SkillPractice.graduate_id, ids),
             SkillPractice.done.is_(True),
             SkillPractice.practiced_at >= now - HISTORY - timedelta(days=1),
         )
     ):
         practised[graduate_id].append(practiced_at)
     appointments: dict[uuid.UUID, list[Appointment]] = defaultdict(list)
-    for item in session.scalars(select(Appointment).where(Appointment.graduate_id.in_(ids))):
+    for item in session.scalars(
+        select(Appointment).where(one_of(session, Appointment.graduate_id, ids))
+    ):
         appointments[item.graduate_id].append(item)
     appointment_ids = [item.id for items in appointments.values() for item in items]
     reported = {
         (appointment_id, start)
         for appointment_id, start in session.execute(
             select(AppointmentReport.appointment_id, AppointmentReport.occurrence_start).where(
-                AppointmentReport.appointment_id.in_(appointment_ids),
+                one_of(session, AppointmentReport.appointment_id, appointment_ids),
                 AppointmentReport.occurrence_start >= now - HISTORY - timedelta(days=8),
             )
         )
@@ -366,7 +372,7 @@ def _read(session: Session, ids: list[uuid.UUID], now: datetime, horizon: timede
             Notification.expires_at,
             Notification.status,
         ).where(
-            Notification.graduate_id.in_(ids),
+            one_of(session, Notification.graduate_id, ids),
             Notification.kind.in_(REMINDER_KINDS),
             Notification.due_at >= now - HISTORY - timedelta(days=1),
         )
@@ -402,7 +408,7 @@ def _group_meetings(
         select(GroupMember.graduate_id, Group.id, Group.starts_at, Group.timezone, Group.rrule)
         .join(Group, Group.id == GroupMember.group_id)
         .where(
-            GroupMember.graduate_id.in_(ids),
+            one_of(session, GroupMember.graduate_id, ids),
             GroupMember.status == "member",
             Group.archived_at.is_(None),
         )
@@ -419,7 +425,7 @@ def _group_meetings(
             GroupOccurrenceChange.starts_at,
             GroupOccurrenceChange.cancelled,
         ).where(
-            GroupOccurrenceChange.group_id.in_(groups),
+            one_of(session, GroupOccurrenceChange.group_id, list(groups)),
             or_(
                 GroupOccurrenceChange.original_start.between(start, end),
                 GroupOccurrenceChange.starts_at.between(start, end),
@@ -451,8 +457,8 @@ def _group_meetings(
         tuple(row)
         for row in session.execute(
             select(GroupRsvp.graduate_id, GroupRsvp.group_id, GroupRsvp.occurrence_start).where(
-                GroupRsvp.graduate_id.in_(ids),
-                GroupRsvp.group_id.in_(groups),
+                one_of(session, GroupRsvp.graduate_id, ids),
+                one_of(session, GroupRsvp.group_id, list(groups)),
                 GroupRsvp.going.is_(False),
                 GroupRsvp.occurrence_start >= now - RSVP_MEMORY,
             )
