@@ -1,4 +1,4 @@
-"""Reminder planning on PostgreSQL: plan() for N graduates against a floor in the same run.
+"""Reminder planning on PostgreSQL: the planner job for N graduates against a floor.
 
     .venv/bin/python -m bench.reminder_planning [--graduates 100000] [--rounds 2]
 
@@ -6,11 +6,13 @@ N enrolled graduates in America/Chicago, three days after graduation (month 1: a
 reminder at 09:00, the daily check-in announced at 09:00 and nudged at 18:00), default
 preferences, planned at 08:00 local with the default 12-hour horizon.
 
-  floor   the rows the planner makes, prebuilt, inserted with `enqueue` alone
-          (INSERT … ON CONFLICT DO NOTHING in batches): the cost of writing them
-  plan    `planner.plan()` on an empty outbox: read graduates, check-ins, flags,
-          practice, appointments and the outbox a batch at a time, decide, insert
-  again   a second `plan()` at the same instant: must insert nothing
+  floor   the rows the planner makes, prebuilt, inserted with `enqueue` alone on one
+          connection (INSERT … ON CONFLICT DO NOTHING in batches): the cost of writing them
+  plan    the `reminders.plan` job (`planner.run`) on an empty outbox: read graduates,
+          check-ins, flags, practice, appointments and the outbox a batch at a time,
+          decide, and insert (a second connection writes each batch while the next is
+          read)
+  again   a second run at the same instant: must insert nothing
 
 Rounds alternate floor and plan so machine noise hits both. Prints seconds, the ratio
 plan/floor and the second run's insert count. Informational: always exits 0.
@@ -65,9 +67,9 @@ def main() -> None:
             _clear(engine)
             floors.append(_timed(engine, lambda s: enqueue(s, items=items, now=PLAN_AT))[0])
             _clear(engine)
-            seconds, first = _timed(engine, lambda s: planner.plan(s, now=PLAN_AT))
+            seconds, first = _timed(engine, lambda s: planner.run(session=s, now=PLAN_AT))
             plans.append(seconds)
-            seconds, second = _timed(engine, lambda s: planner.plan(s, now=PLAN_AT))
+            seconds, second = _timed(engine, lambda s: planner.run(session=s, now=PLAN_AT))
             agains.append(seconds)
             second_counts.append(second)
             assert first == len(items), (first, len(items))

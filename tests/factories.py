@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from api import devtokens
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.notifications.models import Device
 from api.programs.models import Membership, Program, Role
+from api.reminders.models import ReminderPreferences, default_row
 from api.users.models import User
 
 NOW = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
@@ -102,3 +105,64 @@ def consent(
     session.add(record)
     session.flush()
     return record
+
+
+def reminder_crowd(
+    session: Session, count: int, now: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """`count` graduates three days after graduation, each signed in with one phone and
+    wanting skill reminders every two hours, day and night (no quiet hours), so that
+    whatever the time of day the next 12 hours hold some: (user id, graduate id)."""
+    program = uuid.uuid4()
+    people = [(uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
+    session.execute(insert(Program), [{"id": program, "name": "Faults", "created_at": now}])
+    session.execute(
+        insert(User),
+        [
+            {"id": u, "firebase_uid": f"f-{u}", "email": f"{u}@example.org", "created_at": now}
+            for u, _ in people
+        ],
+    )
+    session.execute(
+        insert(Graduate),
+        [
+            {
+                "id": g,
+                "program_id": program,
+                "user_id": u,
+                "display_name": "G",
+                "graduation_date": now.date() - timedelta(days=3),
+                "timezone": "America/Chicago",
+                "substance_use": False,
+                "baseline_phq9": 6,
+                "baseline_gad7": 5,
+                "created_at": now,
+            }
+            for u, g in people
+        ],
+    )
+    every_two_hours = [f"{hour:02d}:00" for hour in range(0, 24, 2)]
+    session.execute(
+        insert(ReminderPreferences),
+        [
+            default_row(g, now)
+            | {"skill_times": every_two_hours, "quiet_start": "00:00", "quiet_end": "00:00"}
+            | {"daily_cap": 20}
+            for _, g in people
+        ],
+    )
+    session.execute(
+        insert(Device),
+        [
+            {
+                "user_id": u,
+                "token": f"tok-{u}",
+                "platform": "android",
+                "created_at": now,
+                "last_seen_at": now,
+            }
+            for u, _ in people
+        ],
+    )
+    session.flush()
+    return people

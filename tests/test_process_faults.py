@@ -18,23 +18,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import migrate
 from api.clock import FrozenClock
 from api.db import make_engine
-from api.graduates.models import Graduate
 from api.notifications import senders
 from api.notifications.dispatch import Dispatcher
-from api.notifications.models import Device, Notification
+from api.notifications.models import Notification
 from api.notifications.service import Planned, enqueue
-from api.programs.models import Program
 from api.reminders import planner
-from api.reminders.models import ReminderPreferences, default_row
-from api.users.models import User
 from bench.fake_fcm import FakeFcm
-from tests import databases
+from tests import databases, factories
 
 pytestmark = pytest.mark.skipif(
     "postgresql" not in databases.wanted() or databases.postgres_problem() is not None,
@@ -53,62 +49,9 @@ def engine(tmp_path) -> Iterator:
         engine.dispose()
 
 
-def _seed(engine, count: int, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """`count` graduates three days after graduation, each signed in with one phone and
-    wanting skill reminders every two hours, day and night (no quiet hours), so that
-    whatever the time of day the next 12 hours hold some: (user id, graduate id)."""
-    program = uuid.uuid4()
-    people = [(uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
+def _crowd(engine, count: int, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
     with Session(engine) as session:
-        session.execute(insert(Program), [{"id": program, "name": "Faults", "created_at": now}])
-        session.execute(
-            insert(User),
-            [
-                {"id": u, "firebase_uid": f"f-{u}", "email": f"{u}@example.org", "created_at": now}
-                for u, _ in people
-            ],
-        )
-        session.execute(
-            insert(Graduate),
-            [
-                {
-                    "id": g,
-                    "program_id": program,
-                    "user_id": u,
-                    "display_name": "G",
-                    "graduation_date": now.date() - timedelta(days=3),
-                    "timezone": "America/Chicago",
-                    "substance_use": False,
-                    "baseline_phq9": 6,
-                    "baseline_gad7": 5,
-                    "created_at": now,
-                }
-                for u, g in people
-            ],
-        )
-        every_two_hours = [f"{hour:02d}:00" for hour in range(0, 24, 2)]
-        session.execute(
-            insert(ReminderPreferences),
-            [
-                default_row(g, now)
-                | {"skill_times": every_two_hours, "quiet_start": "00:00", "quiet_end": "00:00"}
-                | {"daily_cap": 20}
-                for _, g in people
-            ],
-        )
-        session.execute(
-            insert(Device),
-            [
-                {
-                    "user_id": u,
-                    "token": f"tok-{u}",
-                    "platform": "android",
-                    "created_at": now,
-                    "last_seen_at": now,
-                }
-                for u, _ in people
-            ],
-        )
+        people = factories.reminder_crowd(session, count, now)
         session.commit()
     return people
 
@@ -149,7 +92,7 @@ def _count(engine, *where) -> int:
 
 def test_a_dispatcher_killed_mid_batch_loses_nothing_and_records_each_push_once(engine, tmp_path):
     now = datetime.now(UTC)
-    people = _seed(engine, 40, now)
+    people = _crowd(engine, 40, now)
     with Session(engine) as session:
         enqueue(
             session,
@@ -201,7 +144,7 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_records_each_push_once(
 
 
 def test_a_scheduler_killed_mid_plan_leaves_no_duplicates_and_the_rerun_misses_nothing(engine):
-    people = _seed(engine, 3 * planner.BATCH, datetime.now(UTC))
+    people = _crowd(engine, 3 * planner.BATCH, datetime.now(UTC))
     child = _child(engine, ["-m", "flask", "--app", "wsgi", "jobs", "run-once"])
     _kill_when(child, lambda: _count(engine) > 0)  # a batch committed, the run not finished
     with Session(engine) as session:

@@ -74,11 +74,13 @@ class Planned:
 
 def enqueue(session: Session, *, items: Sequence[Planned], now: datetime) -> int:
     """Insert what is not planned yet; how many rows were new."""
-    rows = [_row(item, now) for item in items]
-    if not rows:
+    for item in items:
+        _check(item)
+    if not items:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        return _insert_postgresql(session, rows, now)
+        return _insert_postgresql(session, items, now)
+    rows = [_row(item, now) for item in items]
     return sum(
         _insert(session, rows[start : start + ROWS_PER_STATEMENT])
         for start in range(0, len(rows), ROWS_PER_STATEMENT)
@@ -94,11 +96,11 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(session.execute(statement, rows).all())
 
 
-# One statement per batch: arrays of the columns, unnested into rows. Binding a dozen
+# One statement per batch: arrays of the columns, unnested into rows. Binding a few
 # arrays is far cheaper than thousands of placeholders or a round trip per row, and in
-# binary (%b) psycopg skips quoting every element as text.
+# binary (%b) psycopg skips quoting every element as text. Ids are made by the database
+# and title and body joined in by kind, so per row we send only what the planner chose.
 _UNNEST_COLUMNS = (
-    ("id", "uuid"),
     ("user_id", "uuid"),
     ("graduate_id", "uuid"),
     ("kind", "text"),
@@ -106,38 +108,57 @@ _UNNEST_COLUMNS = (
     ("due_at", "timestamptz"),
     ("expires_at", "timestamptz"),
     ("collapse_key", "text"),
-    ("title", "text"),
-    ("body", "text"),
     ("link", "text"),
 )
 _UNNEST_INSERT = (
     f"INSERT INTO {Notification.__tablename__} "
-    f"({', '.join(name for name, _ in _UNNEST_COLUMNS)}, status, attempts, next_attempt_at, "
-    "created_at) "
-    f"SELECT t.*, 'pending', 0, t.due_at, %(now)s FROM unnest("
+    f"(id, {', '.join(name for name, _ in _UNNEST_COLUMNS)}, title, body, status, attempts, "
+    "next_attempt_at, created_at) "
+    "SELECT gen_random_uuid(), t.*, texts.title, texts.body, 'pending', 0, t.due_at, %(now)s "
+    "FROM unnest("
     + ", ".join(f"%({name})b::{kind}[]" for name, kind in _UNNEST_COLUMNS)
     + f") AS t({', '.join(name for name, _ in _UNNEST_COLUMNS)}) "
+    "JOIN unnest(%(text_kinds)s::text[], %(titles)s::text[], %(bodies)s::text[]) "
+    "AS texts(kind, title, body) ON texts.kind = t.kind "
     f"ON CONFLICT ({', '.join(UNIQUE_KEY)}) DO NOTHING"
 )
+_TEXTS = {
+    "text_kinds": list(TEXTS),
+    "titles": [title for title, _ in TEXTS.values()],
+    "bodies": [body for _, body in TEXTS.values()],
+}
 UNNEST_ROWS = 5000
 
 
-def _insert_postgresql(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
+def _insert_postgresql(session: Session, items: Sequence[Planned], now: datetime) -> int:
     session.flush()  # rows this refers to (users, graduates) may still be pending
     inserted = 0
-    for start in range(0, len(rows), UNNEST_ROWS):
-        chunk = rows[start : start + UNNEST_ROWS]
-        arrays: dict[str, Any] = {name: [row[name] for row in chunk] for name, _ in _UNNEST_COLUMNS}
-        arrays["now"] = now
+    for start in range(0, len(items), UNNEST_ROWS):
+        chunk = items[start : start + UNNEST_ROWS]
+        arrays: dict[str, Any] = {
+            "user_id": [item.user_id for item in chunk],
+            "graduate_id": [item.graduate_id for item in chunk],
+            "kind": [item.kind for item in chunk],
+            "subject": [item.subject for item in chunk],
+            "due_at": [item.due_at for item in chunk],
+            "expires_at": [item.expires_at for item in chunk],
+            "collapse_key": [item.collapse_key or item.kind for item in chunk],
+            "link": [item.link for item in chunk],
+            "now": now,
+            **_TEXTS,
+        }
         inserted += session.connection().exec_driver_sql(_UNNEST_INSERT, arrays).rowcount
     return inserted
 
 
-def _row(item: Planned, now: datetime) -> dict[str, Any]:
+def _check(item: Planned) -> None:
     if item.kind not in KINDS:
         raise ValueError(f"unknown notification kind {item.kind!r}")
     if item.due_at.tzinfo is None or (item.expires_at and item.expires_at.tzinfo is None):
         raise ValueError("due_at and expires_at must be aware datetimes")
+
+
+def _row(item: Planned, now: datetime) -> dict[str, Any]:
     title, body = TEXTS[item.kind]
     return {
         "id": uuid.uuid4(),

@@ -26,13 +26,14 @@ import json
 import logging
 import uuid
 import zoneinfo
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
@@ -63,6 +64,7 @@ LOOKBACK = timedelta(hours=1)
 # Slots this far back may still be wanted: moved past quiet hours or by a snooze.
 HISTORY = timedelta(days=2)
 BATCH = 1000
+WRITERS = 2  # batches written at once on PostgreSQL while the next is planned
 # Which days after graduation (day % 7) get a skill reminder, by phase (DOMAIN.md).
 SKILL_DAYS = {
     "month1": frozenset(range(6)),  # most days
@@ -227,13 +229,48 @@ def plan(
 ) -> int:
     """Materialize the reminders due up to `now + horizon`; how many rows were inserted.
 
-    `commit_batches` (the scheduled job): each batch is committed, so a scheduler killed
-    mid-run keeps what it planned, and the next run adds only the rest."""
+    `commit_batches`: each batch is committed, so a run killed midway keeps what it
+    planned, and the next run adds only the rest."""
     inserted = 0
+    for change in _changes(session, now=now, horizon=horizon, graduate_ids=graduate_ids):
+        inserted += _write(session, change, now=now)
+        if commit_batches:
+            session.commit()
+    return inserted
+
+
+def run(*, session: Session, now: datetime) -> int:
+    """The `reminders.plan` job: every graduate, each batch committed.
+
+    On PostgreSQL a second connection writes each batch while this one reads and decides
+    the next, so the database's half of the work overlaps ours (100,000 graduates must
+    be planned well within the five minutes between runs)."""
+    bind = session.get_bind()
+    if not (isinstance(bind, Engine) and bind.dialect.name == "postgresql"):
+        return plan(session, now=now, commit_batches=True)
+    with _Writer(bind, now=now) as writer:
+        for change in _changes(session, now=now, horizon=HORIZON, graduate_ids=None):
+            writer.submit(change)
+    return writer.inserted
+
+
+class Change(NamedTuple):
+    """One batch's decisions: rows to insert, future pending rows no longer wanted."""
+
+    new: list[Planned]
+    stale: list[uuid.UUID]
+
+
+def _changes(
+    session: Session,
+    *,
+    now: datetime,
+    horizon: timedelta,
+    graduate_ids: list[uuid.UUID] | None,
+) -> Iterator[Change]:
     for graduates in _batches(session, graduate_ids):
-        data = _read(session, [graduate.id for graduate in graduates], now, horizon)
-        new: list[Planned] = []
-        stale: list[uuid.UUID] = []
+        data = _read(session, graduates, now, horizon)
+        change = Change(new=[], stale=[])
         for graduate in graduates:
             try:
                 rules = _rules_for(graduate)
@@ -243,7 +280,7 @@ def plan(
                 continue
             wanted = wanted_for(graduate, rules, data, now=now, horizon=horizon)
             add, drop = _reconcile(wanted, data.existing.get(graduate.id, []), rules, now)
-            new.extend(
+            change.new.extend(
                 Planned(
                     user_id=graduate.user_id,
                     graduate_id=graduate.id,
@@ -254,23 +291,58 @@ def plan(
                 )
                 for item in add
             )
-            stale.extend(drop)
-        if stale:
-            session.execute(
-                delete(Notification).where(
-                    one_of(session, Notification.id, stale), Notification.status == "pending"
-                ),
-                execution_options={"synchronize_session": False},
-            )
-        inserted += enqueue(session, items=new, now=now)
-        if commit_batches:
+            change.stale.extend(drop)
+        yield change
+
+
+def _write(session: Session, change: Change, *, now: datetime) -> int:
+    if change.stale:
+        session.execute(
+            delete(Notification).where(
+                one_of(session, Notification.id, change.stale), Notification.status == "pending"
+            ),
+            execution_options={"synchronize_session": False},
+        )
+    return enqueue(session, items=change.new, now=now)
+
+
+class _Writer:
+    """Writes and commits batches on connections of their own, in WRITERS threads.
+
+    At most WRITERS batches are in flight: `submit` first waits for the oldest, so a
+    failed write stops the run a batch or two later (the batches before it stay committed)."""
+
+    def __init__(self, engine: Engine, *, now: datetime) -> None:
+        self._engine = engine
+        self._now = now
+        self._threads = ThreadPoolExecutor(
+            max_workers=WRITERS, thread_name_prefix="reminders-writer"
+        )
+        self._in_flight: deque[Future[int]] = deque()
+        self.inserted = 0
+
+    def submit(self, change: Change) -> None:
+        if len(self._in_flight) >= WRITERS:
+            self.inserted += self._in_flight.popleft().result()
+        self._in_flight.append(self._threads.submit(self._commit, change))
+
+    def _commit(self, change: Change) -> int:
+        with Session(self._engine) as session:
+            inserted = _write(session, change, now=self._now)
             session.commit()
-    return inserted
+        return inserted
 
+    def __enter__(self) -> _Writer:
+        return self
 
-def run(*, session: Session, now: datetime) -> int:
-    """The `reminders.plan` job."""
-    return plan(session, now=now, commit_batches=True)
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        """Waits for what is in flight; a failed write raises unless the run already failed."""
+        try:
+            if exc_type is None:
+                while self._in_flight:
+                    self.inserted += self._in_flight.popleft().result()
+        finally:
+            self._threads.shutdown(wait=True)
 
 
 def _batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[list[Any]]:
@@ -326,7 +398,8 @@ def _rules(timezone: str, prefs: str | None) -> Rules:
     return Rules.of(timezone, values)
 
 
-def _read(session: Session, ids: list[uuid.UUID], now: datetime, horizon: timedelta) -> Batch:
+def _read(session: Session, graduates: list[Any], now: datetime, horizon: timedelta) -> Batch:
+    ids = [graduate.id for graduate in graduates]
     recent: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in session.execute(
         select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
@@ -372,9 +445,10 @@ def _read(session: Session, ids: list[uuid.UUID], now: datetime, horizon: timede
             Notification.expires_at,
             Notification.status,
         ).where(
-            one_of(session, Notification.graduate_id, ids),
-            Notification.kind.in_(REMINDER_KINDS),
+            # By (user, due time): an index seek to the recent rows, however long the history.
+            one_of(session, Notification.user_id, [graduate.user_id for graduate in graduates]),
             Notification.due_at >= now - HISTORY - timedelta(days=1),
+            Notification.kind.in_(REMINDER_KINDS),
         )
     ):
         existing[row.graduate_id].append(row)
