@@ -6,9 +6,8 @@ On a throwaway PostgreSQL database (postgresql://postgres@127.0.0.1:5432, create
 dropped), 100,000 graduates in America/Chicago, each with one device, three days after
 graduation (month 1: a skill reminder at the default 09:00):
 
-1. materialize: the reminders planner (`api.reminders.planner.plan`) at 08:00 local when
-   it is importable, else `notifications.service.enqueue` of prebuilt items (said so in
-   the output); then the same again, which must insert nothing. 1% more rows are
+1. materialize: the `reminders.plan` job (`api.reminders.planner.run`) at 08:00 local;
+   then the same again, which must insert nothing. 1% more rows are
    yesterday's, due 20:00 and expiring at 21:00 (quiet hours): they must end `expired`.
 2. deliver at 09:00 local, in separate processes against the fake FCM (its own process,
    bench/fake_fcm.py): the floor (a bare loop of `messaging.send_each` on the same
@@ -47,6 +46,7 @@ from api.graduates.models import Graduate
 from api.notifications.models import Device, Notification
 from api.notifications.service import Planned, enqueue
 from api.programs.models import Program
+from api.reminders import planner
 from api.users.models import User
 from bench import fake_fcm
 from bench.request_overhead import _throwaway_postgres
@@ -97,7 +97,7 @@ def _parent(args: argparse.Namespace, stack: ExitStack) -> None:
         f"{queue[2]}): {queue[1]:.2f} s (rolled back)"
     )
 
-    how, first, second, seconds = _materialize(engine, user_ids, graduate_ids)
+    how, first, second, seconds = _materialize(engine)
     overdue = _overdue_rows(engine, user_ids)
     with Session(engine) as session:
         due = session.scalar(
@@ -261,37 +261,16 @@ def _time_enqueue(engine, user_ids, graduate_ids) -> tuple[float, float, int]:
     return first, second, again
 
 
-def _materialize(engine, user_ids, graduate_ids) -> tuple[str, int, int, list[float]]:
-    """The planner if it is there and works; else enqueue of prebuilt items."""
-    try:
-        from api.reminders import planner
-
-        def run() -> int:
-            with Session(engine) as session:
-                count = planner.plan(session, now=PLAN_AT, horizon=timedelta(hours=12))
-                session.commit()
-                return count
-
-        how = "the reminders planner, api.reminders.planner.plan"
-    except Exception as exc:  # not merged yet, or mid-change: say so and time enqueue
-        items = _skill_items(user_ids, graduate_ids)
-
-        def run() -> int:
-            with Session(engine) as session:
-                count = enqueue(session, items=items, now=PLAN_AT)
-                session.commit()
-                return count
-
-        how = f"enqueue of {len(items):,} prebuilt items; planner unavailable: {exc!r}"[:200]
+def _materialize(engine) -> tuple[str, int, int, list[float]]:
+    """The `reminders.plan` job, twice: the second run must insert nothing."""
     counts, seconds = [], []
     for _ in range(2):
         started = time.perf_counter()
-        try:
-            counts.append(run())
-        except Exception as exc:
-            raise SystemExit(f"materialize failed ({how}): {exc!r}") from None
+        with Session(engine) as session:
+            counts.append(planner.run(session=session, now=PLAN_AT))
+            session.commit()
         seconds.append(time.perf_counter() - started)
-    return how, counts[0], counts[1], seconds
+    return "the reminders.plan job, api.reminders.planner.run", counts[0], counts[1], seconds
 
 
 def _overdue_rows(engine, user_ids) -> int:
