@@ -242,9 +242,10 @@ def plan(
 def run(*, session: Session, now: datetime) -> int:
     """The `reminders.plan` job: every graduate, each batch committed.
 
-    On PostgreSQL a second connection writes each batch while this one reads and decides
-    the next, so the database's half of the work overlaps ours (100,000 graduates must
-    be planned well within the five minutes between runs)."""
+    On PostgreSQL, WRITERS more connections write and commit batches while this one reads
+    and decides the next, so the database's half of the work overlaps ours (100,000
+    graduates must be planned well within the five minutes between runs). On SQLite, or
+    with a session bound to one connection (a test's transaction), one connection does it all."""
     bind = session.get_bind()
     if not (isinstance(bind, Engine) and bind.dialect.name == "postgresql"):
         return plan(session, now=now, commit_batches=True)
