@@ -7,8 +7,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+
+from api import migrate
+from api.db import make_engine
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -56,3 +59,16 @@ def fresh_database(kind: str, tmp_dir: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_postgres(tmp_dir: str) -> Iterator[Engine]:
+    """An engine on a fresh, migrated PostgreSQL database, for tests that need committed
+    rows other connections or processes can see; dropped afterwards."""
+    with fresh_database("postgresql", tmp_dir) as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()

@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api import migrate
-from api.db import make_engine
 from api.notifications.models import Notification
 from api.reminders import planner
 from api.reminders.models import KIND_GROUPS, ReminderPreferences
@@ -32,12 +30,9 @@ CROWD = 2 * planner.BATCH + 7  # three batches, the last one short
 
 
 @pytest.fixture
-def engine(tmp_path) -> Iterator:
-    with databases.fresh_database("postgresql", str(tmp_path)) as url:
-        migrate.upgrade(url)
-        engine = make_engine(url)
+def engine(tmp_path) -> Iterator[Engine]:
+    with databases.migrated_postgres(str(tmp_path)) as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture

@@ -18,12 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api import migrate
 from api.clock import FrozenClock
-from api.db import make_engine
 from api.notifications import senders
 from api.notifications.dispatch import Dispatcher
 from api.notifications.models import Notification
@@ -41,12 +39,9 @@ WAIT_LIMIT = 60.0  # seconds a child may take to reach the point where it is kil
 
 
 @pytest.fixture
-def engine(tmp_path) -> Iterator:
-    with databases.fresh_database("postgresql", str(tmp_path)) as url:
-        migrate.upgrade(url)
-        engine = make_engine(url)
+def engine(tmp_path) -> Iterator[Engine]:
+    with databases.migrated_postgres(str(tmp_path)) as engine:
         yield engine
-        engine.dispose()
 
 
 def _crowd(engine, count: int, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
