@@ -247,7 +247,7 @@ def _spike(url: str, fcm_url: str) -> None:
     engine = make_engine(url, pool_size=2)
     started = time.perf_counter()
     with Session(engine) as session:
-        planned = planner.plan(session, now=PLAN_AT, horizon=timedelta(hours=12))
+        planned = planner.run(session=session, now=PLAN_AT)  # the reminders.plan job
         session.commit()
     materialize = time.perf_counter() - started
     account = FakeFcm.service_account_for(fcm_url)
