@@ -86,8 +86,10 @@ def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> s
 def due_from(
     *, graduate: Graduate, recent: list[Any], intensified: bool, now: datetime
 ) -> list[dict[str, Any]]:
-    """due() without the queries: `recent` is the last LOOKBACK of check-ins, oldest first
-    (questionnaire, answered_at, subscales), so a planner can read many graduates at once."""
+    """due() without the queries, so a planner can read many graduates at once. `recent`
+    holds rows (questionnaire, answered_at, subscales) from the last LOOKBACK: at least each
+    questionnaire's latest answer, and every daily check-in of the last WINDOW_DAYS with its
+    subscales, those oldest first."""
     today = local_today(graduate.timezone, now)
     days = (today - graduate.graduation_date).days
     if days < 0:
