@@ -286,6 +286,43 @@ def test_check_in_reminder_when_due_then_a_nudge_and_answering_cancels_both(pers
     assert ("check_in_nudge", "2026-11-11 18:00") in who.pending()
 
 
+def test_a_positive_screen_makes_the_full_form_due_and_an_answer_settles_it(person):
+    """Weeks of daily check-ins behind them; only the screens of the last days and each
+    form's latest answer decide what is due."""
+    who = person(date(2026, 10, 1))  # day 50 on 2026-11-20: no full form due by cadence
+    for back in range(20, 1, -1):
+        who.clock.set(local("2026-11-20", "10:00") - timedelta(days=back))
+        answered_at = who.clock.now().isoformat()
+        who.post(
+            "/check-ins",
+            {"questionnaire": "daily", "answers": DAILY, "answered_at": answered_at},
+            status=201,
+        )
+    who.clock.set(local("2026-11-19", "20:00"))
+    positive = {**DAILY, "phq2-1": 2, "phq2-2": 2}  # PHQ-2 of 4: the PHQ-9 is due now
+    who.post(
+        "/check-ins",
+        {"questionnaire": "daily", "answers": positive, "answered_at": who.clock.now().isoformat()},
+        status=201,
+    )
+
+    who.clock.set(local("2026-11-20", "00:30"))
+    who.plan(horizon=timedelta(hours=20))
+    assert ("check_in_due", "2026-11-20 09:00") in who.pending("check_in_due")
+    due = {row.subject for row in who.rows("pending", kind="check_in_due")}
+    assert due == {"phq9:2026-11-19"}  # the daily is optional in month 2
+    who.clock.set(local("2026-11-20", "10:00"))
+    who.deliver()
+    answers = {f"phq9-{n}": 1 for n in range(1, 10)}
+    who.post(
+        "/check-ins",
+        {"questionnaire": "phq9", "answers": answers, "answered_at": who.clock.now().isoformat()},
+        status=201,
+    )
+    who.plan(horizon=timedelta(hours=20))
+    assert who.pending("check_in_due") == who.pending("check_in_nudge") == []
+
+
 def test_logging_practice_cancels_the_day_s_skill_reminders(person, db):
     who = person(date(2026, 11, 2))
     who.clock.set(local("2026-11-24", "08:00"))
