@@ -7,18 +7,19 @@ N enrolled graduates in America/Chicago, three days after graduation (month 1: a
 reminder at 09:00, the daily check-in announced at 09:00 and nudged at 18:00), default
 preferences, planned at 08:00 local with the default 12-hour horizon. With
 --history-days D, each graduate also has D days behind them: three sent reminders and one
-daily check-in a day, as months into the program (the planner's reads must not grow with
-it).
+daily check-in a day, as months into the program (the planner reads only the recent part,
+but the tables and their indexes grow).
 
   floor   the rows the planner makes, prebuilt, inserted with `enqueue` alone on one
           connection (INSERT … ON CONFLICT DO NOTHING in batches): the cost of writing them
   plan    the `reminders.plan` job (`planner.run`) with nothing planned yet: read graduates,
           check-ins, flags, practice, appointments and the outbox a batch at a time,
-          decide, and insert (a second connection writes each batch while the next is
+          decide, and insert (two more connections write batches while the next is
           read)
   again   a second run at the same instant: must insert nothing
 
-Rounds alternate floor and plan so machine noise hits both. Prints seconds, the ratio
+Rounds alternate floor and plan so machine noise hits both; before each, what the planner
+made is deleted and the table vacuumed (the history stays). Prints seconds, the ratio
 plan/floor and the second run's insert count. Informational: always exits 0.
 A throwaway database on postgresql://postgres@127.0.0.1:5432 is created and dropped.
 """
