@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from api import access
@@ -57,15 +58,44 @@ def previous_due_day(days: int, *, weekly_until: int) -> int:
 def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str, Any]]:
     if local_today(graduate.timezone, now) < graduate.graduation_date:
         return []
-    recent = list(
-        session.execute(
-            select(CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
-            .where(CheckIn.graduate_id == graduate.id, CheckIn.answered_at >= now - LOOKBACK)
-            .order_by(CheckIn.answered_at)
-        )
-    )
+    recent = recent_answers(session=session, graduate_ids=[graduate.id], now=now)
     intensified = graduate.id in intensified_ids(session=session, graduate_ids=[graduate.id])
-    return due_from(graduate=graduate, recent=recent, intensified=intensified, now=now)
+    return due_from(
+        graduate=graduate, recent=recent.get(graduate.id, []), intensified=intensified, now=now
+    )
+
+
+def recent_answers(
+    *, session: Session, graduate_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[Any]]:
+    """What `due_from` needs per graduate, in one query however long the history: each
+    questionnaire's latest answer within LOOKBACK, and the daily check-ins (with their
+    screens) of the last WINDOW_DAYS, oldest first."""
+    screens = select(
+        CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales
+    ).where(
+        one_of(session, CheckIn.graduate_id, graduate_ids),
+        CheckIn.questionnaire == "daily",
+        CheckIn.answered_at >= now - timedelta(days=WINDOW_DAYS),
+    )
+    latest = (
+        select(
+            CheckIn.graduate_id,
+            CheckIn.questionnaire,
+            func.max(CheckIn.answered_at),
+            null(),
+        )
+        .where(
+            one_of(session, CheckIn.graduate_id, graduate_ids),
+            CheckIn.answered_at >= now - LOOKBACK,
+        )
+        .group_by(CheckIn.graduate_id, CheckIn.questionnaire)
+    )
+    both = union_all(screens, latest).subquery()
+    found: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in session.execute(select(both).order_by(both.c.answered_at)):
+        found[row.graduate_id].append(row)
+    return found
 
 
 def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
@@ -86,10 +116,8 @@ def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> s
 def due_from(
     *, graduate: Graduate, recent: list[Any], intensified: bool, now: datetime
 ) -> list[dict[str, Any]]:
-    """due() without the queries, so a planner can read many graduates at once. `recent`
-    holds rows (questionnaire, answered_at, subscales) from the last LOOKBACK: at least each
-    questionnaire's latest answer, and every daily check-in of the last WINDOW_DAYS with its
-    subscales, those oldest first."""
+    """due() without the queries, so a planner can read many graduates at once: `recent`
+    is one graduate's `recent_answers`."""
     today = local_today(graduate.timezone, now)
     days = (today - graduate.graduation_date).days
     if days < 0:

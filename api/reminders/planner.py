@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, null, or_, select
+from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
-from api.checkins.models import CheckIn
 from api.db import one_of
 from api.graduates.models import Graduate
 from api.groups.models import Group, GroupMember, GroupOccurrenceChange, GroupRsvp
@@ -401,33 +400,7 @@ def _rules(timezone: str, prefs: str | None) -> Rules:
 
 def _read(session: Session, graduates: list[Any], now: datetime, horizon: timedelta) -> Batch:
     ids = [graduate.id for graduate in graduates]
-    # What the due rules need, not every answer of the last LOOKBACK (months of daily
-    # check-ins): each form's latest answer, then the daily screens of the last few days.
-    recent: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in session.execute(
-        select(
-            CheckIn.graduate_id,
-            CheckIn.questionnaire,
-            func.max(CheckIn.answered_at).label("answered_at"),
-            null().label("subscales"),
-        )
-        .where(
-            one_of(session, CheckIn.graduate_id, ids),
-            CheckIn.answered_at >= now - schedule.LOOKBACK,
-        )
-        .group_by(CheckIn.graduate_id, CheckIn.questionnaire)
-    ):
-        recent[row.graduate_id].append(row)
-    for row in session.execute(
-        select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at, CheckIn.subscales)
-        .where(
-            one_of(session, CheckIn.graduate_id, ids),
-            CheckIn.questionnaire == "daily",
-            CheckIn.answered_at >= now - timedelta(days=schedule.WINDOW_DAYS),
-        )
-        .order_by(CheckIn.answered_at)
-    ):
-        recent[row.graduate_id].append(row)
+    recent = schedule.recent_answers(session=session, graduate_ids=ids, now=now)
     practised: dict[uuid.UUID, list[datetime]] = defaultdict(list)
     for graduate_id, practiced_at in session.execute(
         select(SkillPractice.graduate_id, SkillPractice.practiced_at).where(
