@@ -1,8 +1,12 @@
-"""Who may see which record. Every route reaches its records through this module.
+"""Who may see which record. Every route and every list reaches its records through here.
 
 Deny by default. A caller with no tie to the record gets 404 (they may not learn it
 exists); a caller who knows it but may not do this gets 403. Staff and therapist
 access to a graduate's record is audited, allowed or denied.
+
+One record goes through `graduate()`; a list filters with `sees()`; both read a
+therapist's tie to a graduate from `therapist_reach()`, the only place the care team
+and the graduate's consent are joined.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit
@@ -30,6 +34,14 @@ class Need(enum.Enum):
     CARE = "care"  # clinician-owned parts of the plan: staff and the care team, not the graduate
     MANAGE = "manage"  # enrolment and care-team changes: program staff only
     OWN = "own"  # the graduate's own decisions (consents): the graduate only
+
+
+PART2_SOURCE = "substance_use"  # a flag's source when its evidence is a Part 2 record
+
+
+def need_for_source(source: str) -> Need:
+    """What reading a flag (or anything derived from evidence) of `source` needs."""
+    return Need.SUBSTANCE_USE if source == PART2_SOURCE else Need.CLINICAL
 
 
 class Relation(enum.Enum):
@@ -78,16 +90,18 @@ def graduate(
         _audit(session, actor, record, action, now)
         return GraduateAccess(record, Relation.STAFF, True, True)
 
-    if actor.has_role(record.program_id, Role.THERAPIST) and on_care_team(
-        session, user_id=actor.user_id, graduate_id=record.id
-    ):
-        consent = session.scalar(
-            select(Consent).where(
-                Consent.graduate_id == record.id, Consent.therapist_user_id == actor.user_id
+    tie = (
+        session.execute(
+            select(THERAPIST_REACH.c.clinical, THERAPIST_REACH.c.substance_use).where(
+                THERAPIST_REACH.c.graduate_id == record.id,
+                THERAPIST_REACH.c.user_id == actor.user_id,
             )
-        )
-        clinical = bool(consent and consent.share_check_ins)
-        substance_use = bool(consent and consent.share_substance_use)
+        ).first()
+        if actor.has_role(record.program_id, Role.THERAPIST)
+        else None
+    )
+    if tie is not None:
+        clinical, substance_use = bool(tie.clinical), bool(tie.substance_use)
         if need in (Need.MANAGE, Need.OWN):
             raise _denied(record, action, "This is not something a therapist can change.")
         if need is Need.CLINICAL and not clinical:
@@ -172,16 +186,79 @@ def on_care_team(session: Session, *, user_id: uuid.UUID, graduate_id: uuid.UUID
     """Whether the user is on the graduate's care team as a therapist."""
     return (
         session.scalar(
-            select(CareTeamMember.id)
-            .join(Membership, Membership.id == CareTeamMember.membership_id)
+            select(THERAPIST_REACH.c.user_id)
             .where(
-                CareTeamMember.graduate_id == graduate_id,
-                Membership.user_id == user_id,
-                Membership.role == Role.THERAPIST,
+                THERAPIST_REACH.c.graduate_id == graduate_id,
+                THERAPIST_REACH.c.user_id == user_id,
             )
             .limit(1)
         )
         is not None
+    )
+
+
+def therapist_reach() -> Subquery:
+    """One row per therapist on a graduate's care team: (graduate_id, user_id, clinical,
+    substance_use). `clinical` is the check-in consent; `substance_use` the Part 2 consent,
+    which reaches nothing without the check-in consent (BAM answers are check-ins)."""
+    shares = func.coalesce(Consent.share_check_ins, false())
+    return (
+        select(
+            CareTeamMember.graduate_id.label("graduate_id"),
+            Membership.user_id.label("user_id"),
+            shares.label("clinical"),
+            and_(shares, func.coalesce(Consent.share_substance_use, false())).label(
+                "substance_use"
+            ),
+        )
+        .join(
+            Membership,
+            and_(
+                Membership.id == CareTeamMember.membership_id,
+                Membership.role == Role.THERAPIST,
+                Membership.user_id.is_not(None),
+            ),
+        )
+        .outerjoin(
+            Consent,
+            and_(
+                Consent.graduate_id == CareTeamMember.graduate_id,
+                Consent.therapist_user_id == Membership.user_id,
+            ),
+        )
+        .distinct()
+        .subquery("therapist_reach")
+    )
+
+
+THERAPIST_REACH = therapist_reach()
+
+
+def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[tuple[uuid.UUID]]:
+    """Ids of the graduates a therapist reaches for `need` (PROFILE: their care team)."""
+    statement = select(THERAPIST_REACH.c.graduate_id).where(THERAPIST_REACH.c.user_id == user_id)
+    if need is Need.CLINICAL:
+        statement = statement.where(THERAPIST_REACH.c.clinical.is_(True))
+    elif need is Need.SUBSTANCE_USE:
+        statement = statement.where(THERAPIST_REACH.c.substance_use.is_(True))
+    elif need is not Need.PROFILE:
+        raise ValueError(f"a therapist's list never needs {need.value}")
+    return statement
+
+
+def sees(
+    actor: Actor,
+    *,
+    graduate_id: ColumnElement[uuid.UUID],
+    program_id: ColumnElement[uuid.UUID],
+    need: Need,
+) -> ColumnElement[bool]:
+    """The list form of `graduate()` for the care team, as a WHERE clause over rows keyed by
+    graduate and program: staff see their programs' rows, a therapist the rows of the
+    graduates they reach for `need`. Lists filter; they never fail for lack of rights."""
+    return or_(
+        program_id.in_(actor.programs_with(Role.STAFF)),
+        graduate_id.in_(therapist_graduates(actor.user_id, need)),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api.audit.models import AuditEvent
+from api.graduates.models import Graduate
 from api.logs import JsonFormatter
 from tests import factories
 
@@ -67,6 +68,31 @@ def test_substance_use_needs_the_consent_that_names_it(world, as_user):
     listed = graduate.get(f"/api/v1/graduates/{gid}/consents").get_json()
     mine = [c for c in listed if c["therapist_user_id"] == str(therapist.user_id)]
     assert len(mine) == 1 and mine[0]["share_substance_use"] is False
+
+
+def test_part2_consent_alone_reaches_nothing(world, db, as_user, clock):
+    """BAM answers are check-ins: the Part 2 consent adds to the check-in consent, never
+    stands in for it, in a single read and in the flag list alike."""
+    gid, therapist = world.graduate.id, world.therapist_no_consent
+    db.get(Graduate, gid).substance_use = True
+    db.commit()
+    graduate, reader = as_user(world.graduate_email), as_user(therapist.email)
+    only_part2 = {"share_check_ins": False, "share_substance_use": True}
+    assert graduate.put(consent_url(gid, therapist.user_id), json=only_part2).status_code == 200
+    bam = {f"bam-{i}": 0 for i in range(1, 18)} | {"bam-4": 2}
+    submitted = graduate.post(
+        f"/api/v1/graduates/{gid}/check-ins",
+        json={"questionnaire": "bam", "answers": bam, "answered_at": clock.now().isoformat()},
+    )
+    assert submitted.status_code == 201, submitted.get_json()
+    staff_flags = as_user(world.staff.email).get(f"/api/v1/flags?graduate_id={gid}").get_json()
+    assert [f["source"] for f in staff_flags] == ["substance_use"]
+
+    assert reader.get(f"/api/v1/graduates/{gid}").get_json()["substance_use"] is None
+    check_in = reader.get(f"/api/v1/graduates/{gid}/check-ins/{submitted.get_json()['id']}")
+    assert check_in.status_code in (403, 404)
+    assert reader.get(f"/api/v1/graduates/{gid}/trends?instrument=bam").status_code == 403
+    assert reader.get(f"/api/v1/flags?graduate_id={gid}").get_json() == []
 
 
 def test_withdrawing_a_consent_that_does_not_exist_is_204(world, as_user):

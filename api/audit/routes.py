@@ -5,7 +5,7 @@ import uuid
 from flask import g
 from flask.views import MethodView
 
-from api.audit import service
+from api.audit import reading
 from api.audit.schemas import AuditEvent, AuditQuery
 from api.extensions.smorest import Blueprint, SelectPage
 from api.runtime import runtime
@@ -21,6 +21,6 @@ class AuditEvents(MethodView):
     @blp.paginate(SelectPage)
     def get(self, query: dict, program_id: uuid.UUID):
         """Who read or changed which graduate's record, newest first."""
-        return service.events_for_program(
+        return reading.events_for_program(
             session=runtime().db.session, actor=g.actor, program_id=program_id, **query
         )

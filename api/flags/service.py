@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,8 @@ from api.errors import Conflict, NotFound
 from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
-from api.graduates.models import CareTeamMember, Consent, Graduate
-from api.programs.models import Membership, Program, Role
+from api.graduates.models import Graduate
+from api.programs.models import Program
 
 log = logging.getLogger("api.flags")
 OPEN = ("open", "acknowledged")
@@ -326,26 +326,15 @@ def page_for(
 def _visible_to(actor: Actor) -> Select[tuple[Flag]]:
     """Staff: their programs' flags. Therapists: their consenting graduates' flags, and
     substance-use flags only under the Part 2 consent."""
-    consented = (
-        select(Consent.graduate_id, Consent.share_substance_use)
-        .join(CareTeamMember, CareTeamMember.graduate_id == Consent.graduate_id)
-        .join(Membership, Membership.id == CareTeamMember.membership_id)
-        .where(
-            Consent.therapist_user_id == actor.user_id,
-            Consent.share_check_ins.is_(True),
-            Membership.user_id == actor.user_id,
-            Membership.role == Role.THERAPIST,
-        )
-        .subquery()
-    )
-    as_therapist = Flag.graduate_id.in_(select(consented.c.graduate_id)) & or_(
-        Flag.source != "substance_use",
-        Flag.graduate_id.in_(
-            select(consented.c.graduate_id).where(consented.c.share_substance_use.is_(True))
-        ),
-    )
+    keys = {"graduate_id": Flag.graduate_id, "program_id": Flag.program_id}
     return select(Flag).where(
-        or_(Flag.program_id.in_(actor.programs_with(Role.STAFF)), as_therapist)
+        or_(
+            and_(
+                Flag.source != access.PART2_SOURCE,
+                access.sees(actor, **keys, need=access.Need.CLINICAL),
+            ),
+            access.sees(actor, **keys, need=access.Need.SUBSTANCE_USE),
+        )
     )
 
 
@@ -358,7 +347,7 @@ def get(*, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime) ->
         session=session,
         actor=actor,
         graduate_id=flag.graduate_id,
-        need=access.Need.SUBSTANCE_USE if flag.source == "substance_use" else access.Need.CLINICAL,
+        need=access.need_for_source(flag.source),
         action="flag.read",
         now=now,
     )

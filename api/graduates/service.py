@@ -18,7 +18,7 @@ from api.auth import Actor
 from api.errors import Conflict, Invalid, NotFound
 from api.graduates import consents, enrollment
 from api.graduates.models import CareTeamMember, Graduate
-from api.programs.models import Membership, Role
+from api.programs.models import Role
 from api.programs.service import ensure_member
 from api.timeline import local_today
 
@@ -145,21 +145,14 @@ def for_program(
     *, session: Session, actor: Actor, program_id: uuid.UUID
 ) -> Select[tuple[Graduate]]:
     """Staff see the program's graduates; a therapist sees their own caseload."""
-    if actor.has_role(program_id, Role.STAFF):
-        access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
-        statement = select(Graduate).where(Graduate.program_id == program_id)
-    else:
-        access.program(session=session, actor=actor, program_id=program_id, role=Role.THERAPIST)
-        statement = (
-            select(Graduate)
-            .join(CareTeamMember, CareTeamMember.graduate_id == Graduate.id)
-            .join(Membership, Membership.id == CareTeamMember.membership_id)
-            .where(
-                Graduate.program_id == program_id,
-                Membership.user_id == actor.user_id,
-                Membership.role == Role.THERAPIST,
-            )
-        )
+    role = Role.STAFF if actor.has_role(program_id, Role.STAFF) else Role.THERAPIST
+    access.program(session=session, actor=actor, program_id=program_id, role=role)
+    statement = select(Graduate).where(
+        Graduate.program_id == program_id,
+        access.sees(
+            actor, graduate_id=Graduate.id, program_id=Graduate.program_id, need=access.Need.PROFILE
+        ),
+    )
     return statement.order_by(Graduate.display_name, Graduate.id)
 
 

@@ -26,9 +26,8 @@ from api.db import upsert
 from api.errors import Invalid, NotFound
 from api.flags import rules as flag_rules
 from api.flags.models import Flag
-from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.graduates.models import Graduate
 from api.notifications.service import Planned, enqueue
-from api.programs.models import Membership, Role
 from api.summaries import builder
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
 
@@ -161,33 +160,23 @@ def _consenting_pairs(
     session: Session, therapist_user_id: uuid.UUID | None = None
 ) -> list[tuple[uuid.UUID, uuid.UUID, bool]]:
     """(therapist, graduate, Part 2 consent) for every care-team therapist with consent."""
-    statement = (
-        select(Consent.therapist_user_id, Consent.graduate_id, Consent.share_substance_use)
-        .join(CareTeamMember, CareTeamMember.graduate_id == Consent.graduate_id)
-        .join(
-            Membership,
-            and_(
-                Membership.id == CareTeamMember.membership_id,
-                Membership.user_id == Consent.therapist_user_id,
-                Membership.role == Role.THERAPIST,
-            ),
-        )
-        .where(Consent.share_check_ins.is_(True))
-        .distinct()
+    reach = access.THERAPIST_REACH
+    statement = select(reach.c.user_id, reach.c.graduate_id, reach.c.substance_use).where(
+        reach.c.clinical.is_(True)
     )
     if therapist_user_id is not None:
-        statement = statement.where(Consent.therapist_user_id == therapist_user_id)
-    return [(row[0], row[1], row[2]) for row in session.execute(statement)]
+        statement = statement.where(reach.c.user_id == therapist_user_id)
+    return [(row[0], row[1], bool(row[2])) for row in session.execute(statement)]
 
 
 def _caseload_zones(session: Session, therapist_ids: list[uuid.UUID]) -> dict[uuid.UUID, Counter]:
+    reach = access.THERAPIST_REACH
     zones: dict[uuid.UUID, Counter] = defaultdict(Counter)
     for therapist_id, zone, count in session.execute(
-        select(Membership.user_id, Graduate.timezone, func.count())
-        .join(CareTeamMember, CareTeamMember.membership_id == Membership.id)
-        .join(Graduate, Graduate.id == CareTeamMember.graduate_id)
-        .where(Membership.user_id.in_(therapist_ids), Membership.role == Role.THERAPIST)
-        .group_by(Membership.user_id, Graduate.timezone)
+        select(reach.c.user_id, Graduate.timezone, func.count())
+        .join(Graduate, Graduate.id == reach.c.graduate_id)
+        .where(reach.c.user_id.in_(therapist_ids))
+        .group_by(reach.c.user_id, Graduate.timezone)
     ):
         zones[therapist_id][zone] += count
     return zones
@@ -343,26 +332,18 @@ def notices_due(*, session: Session, now: datetime) -> list[Planned]:
 def _readable(actor: Actor) -> Select:
     """Summaries built for the caller whose graduate still shares check-ins with them and
     still has them on the care team; with the Part 2 consent as it stands now."""
-    caseload = (
-        select(CareTeamMember.graduate_id)
-        .join(Membership, Membership.id == CareTeamMember.membership_id)
-        .where(Membership.user_id == actor.user_id, Membership.role == Role.THERAPIST)
-    )
+    reach = access.THERAPIST_REACH
     return (
-        select(Summary, Consent.share_substance_use, Graduate.display_name)
+        select(Summary, reach.c.substance_use.label("share_substance_use"), Graduate.display_name)
         .join(
-            Consent,
+            reach,
             and_(
-                Consent.graduate_id == Summary.graduate_id,
-                Consent.therapist_user_id == Summary.therapist_user_id,
+                reach.c.graduate_id == Summary.graduate_id,
+                reach.c.user_id == Summary.therapist_user_id,
             ),
         )
         .join(Graduate, Graduate.id == Summary.graduate_id)
-        .where(
-            Summary.therapist_user_id == actor.user_id,
-            Consent.share_check_ins.is_(True),
-            Summary.graduate_id.in_(caseload),
-        )
+        .where(Summary.therapist_user_id == actor.user_id, reach.c.clinical.is_(True))
     )
 
 
