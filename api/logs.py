@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from flask import g, has_request_context
 
+# Attributes every LogRecord has: anything else on a record came from a call's `extra`.
+STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Extras that would carry a person's words or secrets are dropped whatever logged them.
+PRIVATE_KEYS = frozenset(
+    {"answers", "answer", "note", "notes", "email", "emails", "token", "tokens", "body", "text"}
+)
+# ...and so is any value that looks like an email address or a JWT.
+PRIVATE_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}|eyJ[\w-]+\.[\w-]*\.", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def _safe(key: str, value: object) -> object:
+    if key.lower() in PRIVATE_KEYS:
+        return REDACTED
+    if isinstance(value, str) and PRIVATE_VALUE.search(value):
+        return REDACTED
+    return value
+
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with every field the caller passed in `extra`."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -19,9 +40,9 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context() and g.get("request_id"):
             entry["request_id"] = g.request_id
-        for key in ("method", "route", "status", "duration_ms", "job", "count"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        for key, value in vars(record).items():
+            if key not in STANDARD and key not in entry:
+                entry[key] = _safe(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
