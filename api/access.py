@@ -16,7 +16,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit
@@ -249,8 +259,8 @@ def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[tuple[uuid.UUI
 def sees(
     actor: Actor,
     *,
-    graduate_id: ColumnElement[uuid.UUID],
-    program_id: ColumnElement[uuid.UUID],
+    graduate_id: SQLColumnExpression[uuid.UUID],
+    program_id: SQLColumnExpression[uuid.UUID],
     need: Need,
 ) -> ColumnElement[bool]:
     """The list form of `graduate()` for the care team, as a WHERE clause over rows keyed by

@@ -32,7 +32,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line, with every field the caller passed in `extra`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
