@@ -14,6 +14,7 @@ from api import access
 from api.auth import Actor
 from api.errors import Conflict, Invalid
 from api.graduates.models import EnrollmentCode, Graduate
+from api.plans.calendar import revoke_every_feed
 
 # Crockford base32: no I, L, O or U, so a code read aloud or copied by hand survives.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -97,6 +98,8 @@ def redeem(*, session: Session, actor: Actor, code: str, now: datetime) -> Gradu
     )
     if claimed.rowcount != 1:
         raise Invalid(WRONG_CODE, errors={"code": [WRONG_CODE]})
+    # The record may be moving from another login: that login's feeds stop working.
+    revoke_every_feed(session=session, user_id=graduate.user_id, graduate_id=graduate.id, now=now)
     graduate.user_id = actor.user_id
     session.flush()
     return graduate

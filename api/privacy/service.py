@@ -20,7 +20,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -31,6 +31,7 @@ from api.content.loader import ContentLibrary
 from api.db import Base
 from api.errors import Conflict, Forbidden
 from api.graduates.models import Graduate
+from api.groups.models import GroupCalendarFeed
 from api.notifications.models import Device, Notification
 from api.programs.models import Program, Role
 from api.summaries import fhir
@@ -84,7 +85,7 @@ def export(
     _audit(session, actor, graduate, "graduate.export", now)
     records: dict[str, list[dict[str, Any]]] = {}
     for table in exported_tables():
-        rows = session.execute(_rows_of(table, graduate.id)).mappings()
+        rows = session.execute(_rows_of(table, graduate.id, actor.user_id)).mappings()
         records[table.name] = [_plain(row) for row in rows]
     devices = session.scalars(select(Device).where(Device.user_id == actor.user_id))
     records["devices"] = [
@@ -110,7 +111,8 @@ def export(
 
 
 def exported_tables() -> list[Table]:
-    """Tables with the graduate's rows, by graduate_id (appointment reports by appointment)."""
+    """Tables with the graduate's rows, by graduate_id (appointment reports by appointment;
+    group calendar feeds also by the person, see `_rows_of`)."""
     found = [
         table
         for table in Base.metadata.sorted_tables
@@ -120,7 +122,12 @@ def exported_tables() -> list[Table]:
     return [*found, Base.metadata.tables["appointment_reports"]]
 
 
-def _rows_of(table: Table, graduate_id: uuid.UUID) -> Any:
+def _rows_of(table: Table, graduate_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+    if table.name == "group_calendar_feeds":
+        # A feed of one group has no graduate_id: it is the person's.
+        return select(table).where(
+            or_(table.c.graduate_id == graduate_id, table.c.user_id == user_id)
+        )
     if table.name == "graduates":
         return select(table).where(table.c.id == graduate_id)
     if table.name == "appointment_reports":
@@ -240,6 +247,10 @@ def _erase(session: Session, graduate: Graduate, now: datetime) -> None:
     if graduate.user_id is not None:
         session.execute(delete(Notification).where(Notification.user_id == graduate.user_id))
         session.execute(delete(Device).where(Device.user_id == graduate.user_id))
+        # Feeds of one group are the person's, not the record's (graduate_id is null).
+        session.execute(
+            delete(GroupCalendarFeed).where(GroupCalendarFeed.user_id == graduate.user_id)
+        )
         session.execute(
             update(User)
             .where(User.id == graduate.user_id)
