@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from api.audit.models import AuditEvent
 from api.checkins.models import CheckIn
 from api.db import Base
-from api.graduates.models import Consent, Graduate
+from api.flags.models import Flag
+from api.graduates import enrollment
+from api.graduates.models import Consent, EnrollmentCode, Graduate
 from api.notifications.models import Device, Notification
 from api.notifications.service import Planned, enqueue
 from api.privacy import service as privacy
 from api.reminders import planner
 from api.users.models import User
+from tests import factories
 
 DAILY = {"daily-mood": 6, "phq2-1": 1, "phq2-2": 0, "gad2-1": 0, "gad2-2": 1}
 DEVICE_TOKEN = "fcm-registration-token-abcdef123456"
@@ -203,3 +206,115 @@ def test_the_retention_job_empties_old_inboxes_and_purges_long_erased_records(
     assert db.scalar(kept) == 1  # within the program's 7 years
     privacy.apply_retention(session=db, now=clock.now() + timedelta(days=365 * 8))
     assert db.scalar(kept) == 0
+
+
+# --- an erased record stays without a login ------------------------------------------
+
+
+def _erase(world, as_user, clock, db) -> None:
+    """The world's graduate asks for deletion and the grace period runs out."""
+    assert as_user(world.email("graduate")).post("/api/v1/me/deletion").status_code == 202
+    clock.advance(days=31)
+    assert privacy.erase_due(session=db, now=clock.now()) == 1
+    db.expire_all()
+
+
+def test_staff_cannot_issue_an_enrollment_code_for_an_erased_record(world, as_user, clock, db):
+    _erase(world, as_user, clock, db)
+    staff = as_user(world.email("staff"))
+    refused = staff.post(f"/api/v1/graduates/{world.graduate.id}/enrollment-code")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["code"] == 409 and "erased" in refused.json["message"]
+    codes = select(func.count()).where(EnrollmentCode.graduate_id == world.graduate.id)
+    assert db.scalar(codes) == 0
+
+
+def test_a_code_left_for_an_erased_record_cannot_be_redeemed(world, as_user, clock, db):
+    _erase(world, as_user, clock, db)
+    # A code issued while the erasure job ran (it deletes the codes it can see).
+    code = enrollment.issue(session=db, graduate_id=world.graduate.id, now=clock.now())
+    db.commit()
+    person = as_user(factories.unique_email("finder"))
+    refused = person.post("/api/v1/enrollments", json={"code": code})
+    assert refused.status_code == 422, refused.json
+    assert refused.json["message"] == enrollment.WRONG_CODE
+    assert person.get("/api/v1/me").json["graduate_id"] is None
+    db.expire_all()
+    assert db.get(Graduate, world.graduate.id).user_id is None
+
+
+# --- who used the record, without saying that flags exist ----------------------------
+
+
+def _open_flag(world, clock, db) -> Flag:
+    flag = Flag(
+        graduate_id=world.graduate.id,
+        program_id=world.program.id,
+        kind="watch",
+        source="mood",
+        status="open",
+        rule="phq9_rise",
+        rules_version="test",
+        explanation="PHQ-9 rose.",
+        evidence=[],
+        details={},
+        raised_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    db.add(flag)
+    db.commit()
+    return flag
+
+
+def test_the_export_says_who_used_the_record_and_when_but_not_that_flags_exist(
+    world, as_user, clock, db
+):
+    record = f"/api/v1/graduates/{world.graduate.id}"
+    assert as_user(world.email("staff")).get(record).status_code == 200
+    assert as_user(world.email("therapist_consent")).get(f"{record}/check-ins").status_code == 200
+    before = as_user(world.email("graduate")).get("/api/v1/me/export").json
+
+    # The same evening in Chicago (02:00 UTC the next day) a flag opens and is worked on.
+    clock.advance(hours=11)
+    flag = _open_flag(world, clock, db)
+    listed = as_user(world.email("staff")).get(f"/api/v1/flags?graduate_id={world.graduate.id}")
+    assert [item["id"] for item in listed.json] == [str(flag.id)]
+    therapist = as_user(world.email("therapist_consent"))
+    assert therapist.post(f"/api/v1/flags/{flag.id}/acknowledge", json={}).status_code == 200
+    after = as_user(world.email("graduate")).get("/api/v1/me/export").json
+
+    assert (
+        after["record_access"]
+        == before["record_access"]
+        == [
+            {"date": "2026-11-23", "who": "you", "what": "downloaded a copy of your data"},
+            {"date": "2026-11-23", "who": "your care team", "what": "viewed your record"},
+        ]
+    )
+    assert "audit_events" not in after["records"]
+    text = json.dumps(after)
+    for trace in ("flag.", "/flags", str(flag.id), "acknowledge", str(world.staff.user_id)):
+        assert trace not in text
+
+
+def test_the_export_holds_what_was_sent_to_them_not_what_staff_were_sent_about_them(
+    graduate, world, clock, db
+):
+    enqueue(
+        db,
+        items=[
+            Planned(
+                world.staff.user_id,
+                "escalation",
+                "flag:x",
+                clock.now(),
+                graduate_id=world.graduate.id,
+            ),
+            Planned(world.graduate.user_id, "group_announcement", "announcement:x", clock.now()),
+        ],
+        now=clock.now(),
+    )
+    db.commit()
+    records = graduate.get("/api/v1/me/export").json["records"]
+    kinds = {item["kind"] for item in records["notifications"]}
+    assert "group_announcement" in kinds and "escalation" not in kinds

@@ -1,7 +1,8 @@
 """A secret, revocable iCalendar feed of the graduate's own appointments.
 
 Events say "Appointment" and nothing clinical; the place appears only if the graduate
-opted in. Only a hash of the feed's token is stored.
+opted in. Only a hash of the feed's token is stored. `revoke_every_feed` ends this feed and
+the group feeds together, when the person signs out everywhere or the record changes hands.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, vRecur
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
 from api.errors import NotFound
+from api.groups.models import GroupCalendarFeed
 from api.plans.models import Appointment, CalendarFeed
 
 FEED_NOT_FOUND = "No calendar feed at that address."
@@ -67,6 +69,30 @@ def revoke(*, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datet
         now=now,
     )
     _revoke_all(session, graduate_id, now)
+
+
+def revoke_every_feed(
+    *, session: Session, user_id: uuid.UUID | None, graduate_id: uuid.UUID | None, now: datetime
+) -> None:
+    """Every feed the person holds (their groups, single groups, whatever their role) and every
+    feed of the graduate record stops at once: a feed is a secret address that no sign-in
+    protects, so it must not outlive sign-out everywhere or the record moving to a new login."""
+    held = [
+        condition
+        for condition, value in (
+            (GroupCalendarFeed.user_id == user_id, user_id),
+            (GroupCalendarFeed.graduate_id == graduate_id, graduate_id),
+        )
+        if value is not None
+    ]
+    if held:
+        session.execute(
+            update(GroupCalendarFeed)
+            .where(or_(*held), GroupCalendarFeed.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    if graduate_id is not None:
+        _revoke_all(session, graduate_id, now)
 
 
 def render(*, session: Session, token: str) -> bytes:

@@ -11,6 +11,12 @@ class NotIncluded(Schema):
     why = fields.String()
 
 
+class RecordAccess(Schema):
+    date = fields.String(metadata={"description": "the day, in the graduate's time zone"})
+    who = fields.String(metadata={"description": '"you" or "your care team"'})
+    what = fields.String(metadata={"description": 'plain words, most often "viewed your record"'})
+
+
 class Export(Schema):
     generated_at = fields.AwareDateTime()
     person = fields.Dict(keys=fields.String(), values=fields.String())
@@ -18,6 +24,10 @@ class Export(Schema):
         keys=fields.String(),
         values=fields.List(fields.Dict()),
         metadata={"description": "rows by table name, as stored (secrets left out)"},
+    )
+    record_access = fields.List(
+        fields.Nested(RecordAccess),
+        metadata={"description": "who used your record and when, newest day first"},
     )
     not_included = fields.List(fields.Nested(NotIncluded))
     fhir = fields.Dict(metadata={"description": "FHIR R4 Bundle of the check-ins"})

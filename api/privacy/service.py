@@ -11,16 +11,22 @@ What deletion does, and why (README, "The graduate's own data"):
   the clinicians' decisions, group attendance. State medical-record laws make the program
   keep these for years; `clinical_retention_years` after erasure they are purged too;
 - kept: audit events, which hold ids and actions, never content.
+
+The export's `record_access` is the graduate's accounting of who used their record: the
+audit log in a few plain words, by day in their zone, with every clinician "your care team"
+and every read "viewed your record", so it never says which part was read (a look at the
+flag list and a look at the plan read the same: graduates never learn that flags exist).
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+import zoneinfo
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -31,6 +37,7 @@ from api.content.loader import ContentLibrary
 from api.db import Base
 from api.errors import Conflict, Forbidden
 from api.graduates.models import Graduate
+from api.groups.models import GroupCalendarFeed
 from api.notifications.models import Device, Notification
 from api.programs.models import Program, Role
 from api.summaries import fhir
@@ -48,6 +55,7 @@ NOT_EXPORTED = {
     "summaries": "Weekly summaries are written for your therapist; ask your program.",
     "idempotent_requests": "A 24-hour copy of replies to repeated requests; nothing new.",
     "enrollment_codes": "Sign-up codes are security secrets, kept only as hashes.",
+    "audit_events": "The program's audit log; who used your record, and when, is in record_access.",
 }
 SECRET_COLUMNS = frozenset({"token_hash", "code_hash", "answers_hash", "request_hash"})
 # Erased when the grace period ends (by graduate_id), in an order the foreign keys allow.
@@ -69,6 +77,22 @@ ERASED = (
     "plans",
     "summaries",
 )
+# The accounting of who used the record (record_access): who, and what in plain words. An
+# action not named here reads "viewed your record", so a new audited action can never say
+# more than that.
+YOU = "you"
+CARE_TEAM = "your care team"
+VIEWED = "viewed your record"
+COPIED = "downloaded a copy of your data"
+ACCESS_WORDS = {
+    "graduate.create": "registered you with the program",
+    "enrollment_code.issue": "made a sign-up code for your record",
+    "care_team.add": "changed your care team",
+    "care_team.remove": "changed your care team",
+    "graduate.export": COPIED,
+    "graduate.deletion_requested": "asked to delete your account",
+    "graduate.deletion_cancelled": "cancelled deleting your account",
+}
 # Purged `clinical_retention_years` after erasure.
 CLINICAL = ("flag_events", "flags", "check_ins", "group_attendance")
 
@@ -84,7 +108,7 @@ def export(
     _audit(session, actor, graduate, "graduate.export", now)
     records: dict[str, list[dict[str, Any]]] = {}
     for table in exported_tables():
-        rows = session.execute(_rows_of(table, graduate.id)).mappings()
+        rows = session.execute(_rows_of(table, graduate.id, actor.user_id)).mappings()
         records[table.name] = [_plain(row) for row in rows]
     devices = session.scalars(select(Device).where(Device.user_id == actor.user_id))
     records["devices"] = [
@@ -102,6 +126,7 @@ def export(
         "generated_at": now,
         "person": {"email": user.email, "signed_up_at": user.created_at.isoformat()},
         "records": records,
+        "record_access": record_access(session=session, graduate=graduate, user_id=actor.user_id),
         "not_included": [{"table": name, "why": why} for name, why in NOT_EXPORTED.items()],
         "fhir": fhir.export(
             session=session, actor=actor, graduate_id=graduate.id, library=library, now=now
@@ -109,8 +134,50 @@ def export(
     }
 
 
+def record_access(
+    *, session: Session, graduate: Graduate, user_id: uuid.UUID
+) -> list[dict[str, str]]:
+    """Who used the record and when, newest day first; one line per day, who and what.
+
+    Only what was allowed (a refusal showed nothing; the program's audit log keeps it). Reads
+    of substance-use records are listed like any other read: the graduate is owed the whole
+    accounting, and the audit log behind it names each reader for the program to give."""
+    zone = zoneinfo.ZoneInfo(graduate.timezone)
+    rows = session.execute(
+        select(
+            AuditEvent.occurred_at,
+            AuditEvent.actor_user_id,
+            AuditEvent.actor_role,
+            AuditEvent.action,
+        ).where(
+            AuditEvent.graduate_id == graduate.id,
+            AuditEvent.outcome == "allowed",
+            AuditEvent.actor_role != "system",
+        )
+    )
+    lines = set()
+    for occurred_at, actor_user_id, role, action in rows:
+        mine = actor_user_id == user_id or role == "graduate"
+        lines.add(
+            (occurred_at.astimezone(zone).date(), YOU if mine else CARE_TEAM, _words(action, mine))
+        )
+    return [
+        {"date": day.isoformat(), "who": who, "what": what}
+        for day, who, what in sorted(lines, key=lambda line: (-line[0].toordinal(), *line[1:]))
+    ]
+
+
+def _words(action: str, mine: bool) -> str:
+    if action == "fhir.export":
+        return COPIED if mine else "made a copy of your record"
+    if action.startswith("plan.") and action.endswith(".update"):
+        return "changed your care plan"
+    return ACCESS_WORDS.get(action, VIEWED)
+
+
 def exported_tables() -> list[Table]:
-    """Tables with the graduate's rows, by graduate_id (appointment reports by appointment)."""
+    """Tables with the graduate's rows, by graduate_id (appointment reports by appointment;
+    notifications and group calendar feeds by the person, see `_rows_of`)."""
     found = [
         table
         for table in Base.metadata.sorted_tables
@@ -120,7 +187,16 @@ def exported_tables() -> list[Table]:
     return [*found, Base.metadata.tables["appointment_reports"]]
 
 
-def _rows_of(table: Table, graduate_id: uuid.UUID) -> Any:
+def _rows_of(table: Table, graduate_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+    if table.name == "notifications":
+        # What was sent to them (group announcements carry no graduate_id), never what the
+        # care team was sent about them.
+        return select(table).where(table.c.user_id == user_id)
+    if table.name == "group_calendar_feeds":
+        # A feed of one group has no graduate_id: it is the person's.
+        return select(table).where(
+            or_(table.c.graduate_id == graduate_id, table.c.user_id == user_id)
+        )
     if table.name == "graduates":
         return select(table).where(table.c.id == graduate_id)
     if table.name == "appointment_reports":
@@ -240,6 +316,10 @@ def _erase(session: Session, graduate: Graduate, now: datetime) -> None:
     if graduate.user_id is not None:
         session.execute(delete(Notification).where(Notification.user_id == graduate.user_id))
         session.execute(delete(Device).where(Device.user_id == graduate.user_id))
+        # Feeds of one group are the person's, not the record's (graduate_id is null).
+        session.execute(
+            delete(GroupCalendarFeed).where(GroupCalendarFeed.user_id == graduate.user_id)
+        )
         session.execute(
             update(User)
             .where(User.id == graduate.user_id)

@@ -25,6 +25,6 @@ class SignOutEverywhere(MethodView):
     @blp.requires()
     @blp.response(204)
     def post(self):
-        """Revoke every token issued so far, on every device."""
+        """Revoke every token issued so far, on every device; my calendar feeds stop too."""
         rt = runtime()
         service.sign_out_everywhere(session=rt.db.session, actor=g.actor, now=rt.clock.now())

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Actor
 from api.notifications import devices
+from api.plans.calendar import revoke_every_feed
 from api.users.models import User
 
 
@@ -25,6 +26,10 @@ def me(*, actor: Actor) -> dict[str, Any]:
 
 def sign_out_everywhere(*, session: Session, actor: Actor, now: datetime) -> None:
     """Every token from a sign-in before now stops working, this one included; no device of
-    theirs gets pushes until the app registers it again after the next sign-in."""
+    theirs gets pushes until the app registers it again after the next sign-in, and every
+    calendar feed of theirs stops (they make new ones)."""
     session.get_one(User, actor.user_id).tokens_valid_after = now
     devices.unregister_all(session=session, user_id=actor.user_id)
+    revoke_every_feed(
+        session=session, user_id=actor.user_id, graduate_id=actor.graduate_id, now=now
+    )
