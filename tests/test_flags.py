@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -285,6 +286,36 @@ def test_a_refused_positive_submission_still_raises_an_urgent_flag(story):
     [flag] = story.flags()
     assert flag["kind"] == "urgent" and flag["evidence"] == []
     assert flag["details"]["refused"]["code"] == 422
+
+
+@pytest.mark.parametrize(
+    "questionnaire, answers",
+    [
+        ("bam", bam() | {"bam-6": 9, "daily-safe": 0}),  # one bad BAM answer
+        ("bam", bam() | {"daily-safe": 0}),  # a BAM body with a daily item
+        ("daily", bam() | {"daily-safe": 0}),  # BAM items under another form's name
+    ],
+)
+def test_a_refused_bam_submissions_urgent_flag_does_not_reveal_the_bam(
+    story, questionnaire, answers
+):
+    response = story.as_user(story.email).post(
+        f"/api/v1/graduates/{story.graduate_id}/check-ins",
+        json={
+            "questionnaire": questionnaire,
+            "answers": answers,
+            "answered_at": story.clock.now().isoformat(),
+        },
+    )
+    assert response.status_code == 422 and response.json["safety"]["positive"]
+    # The therapist without the Part 2 consent is told (urgent flags go to every consenting
+    # reader), and nothing they read names the BAM or substance-use care.
+    [flag] = story.flags("partial")
+    assert (flag["kind"], flag["source"], flag["evidence"]) == ("urgent", "mood", [])
+    assert flag["details"]["refused"]["code"] == 422
+    seen = json.dumps(flag).lower()
+    assert "bam" not in seen and "substance" not in seen
+    assert [f["id"] for f in story.flags("therapist")] == [flag["id"]]
 
 
 def test_the_database_allows_one_open_flag_per_kind(story, db):

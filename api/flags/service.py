@@ -30,6 +30,7 @@ UNMERGED = ("urgent",)  # every positive safety answer is its own flag
 UNCOOLED = ("urgent", "contact_request")
 OUTCOMES = ("stepped_up", "more_outpatient", "medication_review", "monitor", "no_action")
 FLAG_NOT_FOUND = "No flag with that id."
+REFUSED_UNQUOTED = "The rest of the check-in could not be accepted."
 
 
 # Built once: the rules read at most two earlier check-ins, whatever the history's length.
@@ -159,17 +160,21 @@ def raise_for_refused_submission(
     graduate_id: uuid.UUID,
     refused: dict[str, Any],
     now: datetime,
+    part2: bool = False,
     idempotency_key: str | None = None,
 ) -> bool:
     """A positive safety answer raises its urgent flag even when the submission is refused
     (no check-in to cite; `details` says why). Committed on its own: the request failed.
 
+    The flag is a mood flag, read without the Part 2 consent: if the body touched a
+    substance-use form (`part2`), the refusal is not quoted, since its wording (a BAM item's
+    name, "substance-use care") would reveal that care.
+
     A failure on our side (5xx) may be retried with the same Idempotency-Key: the flag
     remembers a digest of the key, so the stored retry completes this flag (`raise_signal`).
     """
-    details: dict[str, Any] = {
-        "refused": {"code": refused.get("code"), "message": refused.get("message")}
-    }
+    message = REFUSED_UNQUOTED if part2 else refused.get("message")
+    details: dict[str, Any] = {"refused": {"code": refused.get("code"), "message": message}}
     if idempotency_key is not None and (refused.get("code") or 0) >= 500:
         details["retry_key"] = _retry_digest(graduate_id, idempotency_key)
     try:
