@@ -288,9 +288,12 @@ def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: s
 
 
 def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
+    """A repeat updates the open flag's evidence; the event keeps what it said before, so
+    the flag can be shown as it stood at an earlier moment (a weekly summary's end)."""
+    was = {"explanation": flag.explanation, "evidence": list(flag.evidence)}
     flag.evidence = list(dict.fromkeys([*flag.evidence, *(str(i) for i in signal.evidence)]))
     flag.explanation, flag.details, flag.updated_at = signal.explanation, signal.details, now
-    _event(session, flag, None, "updated", {"rule": signal.rule}, now)
+    _event(session, flag, None, "updated", {"rule": signal.rule, "was": was}, now)
     return flag
 
 
