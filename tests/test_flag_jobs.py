@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.test_flags import Story, bam, gad7, phq9
@@ -66,6 +68,27 @@ def test_a_week_without_opening_the_app_in_month_1(story, run_jobs):
     run_jobs()
     [flag] = story.flags()
     assert flag["rule"] == "no_app_activity" and flag["details"]["limit"] == 7
+
+
+def test_refused_requests_are_app_activity(story, run_jobs):
+    """A phone whose clock runs 20 minutes fast has every daily refused for a week (and asks
+    for what is not a graduate's): the graduate still used the app every day."""
+    daily = {"daily-mood": 6, "phq2-1": 0, "phq2-2": 0, "gad2-1": 0, "gad2-2": 0}
+    for _ in range(8):
+        story.clock.advance(days=1)
+        graduate = story.as_user(story.email)
+        refused = graduate.post(
+            f"/api/v1/graduates/{story.graduate_id}/check-ins",
+            json={
+                "questionnaire": "daily",
+                "answers": daily,
+                "answered_at": (story.clock.now() + timedelta(minutes=20)).isoformat(),
+            },
+        )
+        assert refused.status_code == 422
+        assert graduate.get("/api/v1/flags").status_code == 403  # not for graduates
+        run_jobs()
+    assert "no_app_activity" not in {flag["rule"] for flag in story.flags("staff")}
 
 
 def test_after_month_6_only_missed_forms_count(story, run_jobs):

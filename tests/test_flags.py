@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -285,6 +286,88 @@ def test_a_refused_positive_submission_still_raises_an_urgent_flag(story):
     [flag] = story.flags()
     assert flag["kind"] == "urgent" and flag["evidence"] == []
     assert flag["details"]["refused"]["code"] == 422
+
+
+@pytest.mark.parametrize(
+    "questionnaire, answers",
+    [
+        ("bam", bam() | {"bam-6": 9, "daily-safe": 0}),  # one bad BAM answer
+        ("bam", bam() | {"daily-safe": 0}),  # a BAM body with a daily item
+        ("daily", bam() | {"daily-safe": 0}),  # BAM items under another form's name
+    ],
+)
+def test_a_refused_bam_submissions_urgent_flag_does_not_reveal_the_bam(
+    story, questionnaire, answers
+):
+    response = story.as_user(story.email).post(
+        f"/api/v1/graduates/{story.graduate_id}/check-ins",
+        json={
+            "questionnaire": questionnaire,
+            "answers": answers,
+            "answered_at": story.clock.now().isoformat(),
+        },
+    )
+    assert response.status_code == 422 and response.json["safety"]["positive"]
+    # The therapist without the Part 2 consent is told (urgent flags go to every consenting
+    # reader), and nothing they read names the BAM or substance-use care.
+    [flag] = story.flags("partial")
+    assert (flag["kind"], flag["source"], flag["evidence"]) == ("urgent", "mood", [])
+    assert flag["details"]["refused"]["code"] == 422
+    seen = json.dumps(flag).lower()
+    assert "bam" not in seen and "substance" not in seen
+    assert [f["id"] for f in story.flags("therapist")] == [flag["id"]]
+
+
+def late_check_in(story: Story, questionnaire: str, answers: dict, answered_day: int) -> dict:
+    """A check-in answered offline on `answered_day` (days since graduation) that arrives now."""
+    answered_at = story.clock.now().replace(
+        year=GRADUATION.year, month=GRADUATION.month, day=GRADUATION.day
+    ) + timedelta(days=answered_day)
+    response = story.as_user(story.email).post(
+        f"/api/v1/graduates/{story.graduate_id}/check-ins",
+        json={
+            "questionnaire": questionnaire,
+            "answers": answers,
+            "answered_at": answered_at.isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_a_late_check_in_re_evaluates_the_one_answered_after_it(story):
+    story.clock.advance(days=6)  # day 7
+    story.check_in("phq9", phq9(6))
+    story.week()  # day 14
+    twelve = story.check_in("phq9", phq9(12))
+    [watch] = story.flags()
+    story.clock.advance(days=1)  # day 15: the 13 answered offline on day 13 arrives
+    thirteen = late_check_in(story, "phq9", phq9(13), answered_day=13)
+    # By answer time the last two (13, then 12) are both watch conditions: a step-up.
+    [step_up] = story.flags()
+    assert (step_up["kind"], step_up["rule"]) == ("step_up", "phq9_watch_twice")
+    assert step_up["evidence"] == [thirteen["id"], twelve["id"]]
+    assert step_up["details"]["scores"] == [13, 12]
+    assert step_up["explanation"] == (
+        "PHQ-9 rose from 6 at discharge to 13 and 12 on the last two check-ins."
+    )
+    [superseded] = story.flags("staff", status="resolved")
+    assert superseded["id"] == watch["id"]
+    assert (superseded["outcome"], superseded["superseded_by"]) == ("superseded", step_up["id"])
+
+
+def test_re_evaluating_later_check_ins_raises_nothing_twice(story):
+    story.clock.advance(days=13)
+    story.check_in("phq9", phq9(12, item9=1))  # urgent and watch
+    story.clock.advance(hours=1)
+    story.check_in("phq9", phq9(7))
+    before = {f["id"]: f for f in story.flags("staff")}
+    assert sorted(f["kind"] for f in before.values()) == ["urgent", "watch"]
+    story.clock.advance(days=1)
+    late_check_in(story, "phq9", phq9(7), answered_day=10)  # nothing new by answer time
+    after = {f["id"]: f for f in story.flags("staff")}
+    assert after == before  # no second urgent flag, the watch untouched
+    assert story.flags("staff", status="resolved") == []
 
 
 def test_the_database_allows_one_open_flag_per_kind(story, db):

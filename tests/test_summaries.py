@@ -351,3 +351,49 @@ def test_caseload_lists_the_most_in_need_first(world, as_user, db, clock):
         (str(calm.id), None),
     ]
     assert str(unshared.id) not in json.dumps(response.json)
+
+
+def test_flags_are_shown_as_they_stood_at_the_weeks_end(story, build):
+    """Scores and flags are of one moment, the week's end (Monday 14:00Z); what was raised
+    after it is listed apart, with its evidence, and Part 2 evidence only under its consent."""
+    at(story.clock, 25)
+    twelve = story.check_in("phq9", phq9(12, item9=1))  # urgent, and a watch (6 -> 12)
+    at(story.clock, 26)
+    [urgent] = [f for f in story.flags() if f["kind"] == "urgent"]
+    therapist = story.as_user(story.emails["therapist"])
+    assert therapist.post(f"/api/v1/flags/{urgent['id']}/acknowledge", json={}).status_code == 200
+    story.clock.set(MONDAY_AFTER - timedelta(minutes=30))  # after the week ended
+    assert story.resolve(urgent["id"])["status"] == "resolved"
+    story.check_in("gad7", gad7(9))  # a GAD-7 watch: updates the open watch
+    story.check_in("bam", bam(2))  # Part 2: a substance-use watch
+    story.clock.advance(minutes=10)
+    thirteen = story.check_in("phq9", phq9(13))  # a step-up; the watch is superseded
+    build()
+
+    [item] = inbox(story)
+    content = read(story, item["id"]).json["content"]
+    at_end = {f["kind"]: f for f in content["flags"]}
+    assert set(at_end) == {"urgent", "watch"}
+    assert at_end["urgent"]["status"] == "acknowledged"
+    assert at_end["urgent"]["acknowledged_at"] == "2026-11-26T18:00:00+00:00"
+    assert at_end["watch"]["status"] == "open"
+    assert at_end["watch"]["explanation"] == "PHQ-9 rose from 6 at discharge to 12 (6 points)."
+    [step_up] = content["flags_since_week_ended"]
+    assert (step_up["kind"], step_up["status"]) == ("step_up", "open")
+    assert [(e["id"], e["score"]) for e in step_up["evidence"]] == [
+        (twelve["id"], 12),
+        (thirteen["id"], 13),
+    ]
+    assert content["scores"]["phq9"]["latest"]["score"] == 12  # scores: the week's end too
+    part2 = content["substance_use"]
+    assert part2["flags"] == []
+    [use] = part2["flags_since_week_ended"]
+    assert use["kind"] == "watch" and [e["subscales"]["use"] for e in use["evidence"]] == [2]
+    html = read(story, item["id"], headers={"Accept": "text/html"}).get_data(True)
+    assert "Raised since this week ended" in html and "PHQ-9 13" in html
+
+    [partial] = inbox(story, "partial")
+    shared = read(story, partial["id"], "partial").json["content"]
+    assert {f["kind"] for f in shared["flags"]} == {"urgent", "watch"}
+    assert [f["kind"] for f in shared["flags_since_week_ended"]] == ["step_up"]
+    assert "substance" not in json.dumps(shared) and "bam" not in json.dumps(shared).lower()

@@ -50,6 +50,7 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
         session=rt.db.session,
         graduate_id=graduate_id,
         refused=reply,
+        part2=scoring.touches_part2(rt.content, request.get_json(force=True, silent=True)),
         now=rt.clock.now(),
         idempotency_key=request.headers.get("Idempotency-Key") or None,
     )

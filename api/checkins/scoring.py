@@ -85,6 +85,27 @@ def screens_positive(library: ContentLibrary, body: Any) -> bool:
     )
 
 
+def touches_part2(library: ContentLibrary, body: Any) -> bool:
+    """Whether a raw request body names a substance-use (Part 2) form or answers one of its
+    items, however wrong the rest is: its refusal must not be quoted to a reader without
+    the consent that names substance-use records."""
+    if not isinstance(body, dict):
+        return False
+    named = body.get("questionnaire")
+    named = named.strip().lower() if isinstance(named, str) else None
+    answers = body.get("answers")
+    link_ids = [str(key) for key in answers] if isinstance(answers, dict) else []
+    return any(
+        form.id == named
+        or any(
+            form.item(link_id) is not None or link_id.split("-")[0] == form.id
+            for link_id in link_ids
+        )
+        for form in library.questionnaires()
+        if form.part2
+    )
+
+
 def as_number(value: Any) -> int | None:
     """A lenient reading, for the safety screen only: 2, 2.0 and "2" all mean 2."""
     if isinstance(value, bool) or value is None:

@@ -198,12 +198,14 @@ class Blueprint(flask_smorest.Blueprint):
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
                 )
+                # Any request is app activity, refused ones included (DOMAIN.md rule 4), so
+                # it is committed now, not with a request that may yet fail and roll back.
+                if g.actor.graduate_id is not None and graduates.note_activity(
+                    session=session, graduate_id=g.actor.graduate_id, now=rt.clock.now()
+                ):
+                    session.commit()
                 if roles and not g.actor.roles & set(roles):
                     raise Forbidden(f"This is for {' or '.join(roles)} accounts only.")
-                if g.actor.graduate_id is not None:
-                    graduates.note_activity(
-                        session=session, graduate_id=g.actor.graduate_id, now=rt.clock.now()
-                    )
                 try:
                     result = view(*args, **kwargs)
                     session.commit()

@@ -11,6 +11,8 @@ KINDS = ("urgent", "step_up", "watch", "disengaged", "contact_request")
 SEVERITY = {kind: len(KINDS) - rank for rank, kind in enumerate(KINDS)}  # urgent highest
 ITEM9_LABELS = {1: "several days", 2: "more than half the days", 3: "nearly every day"}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+# The instruments whose rules read earlier check-ins (the others: safety answers only).
+HISTORY_INSTRUMENTS = ("phq9", "gad7", "bam")
 DEFAULT_VERSION = "domain-2026.1"
 # How soon a program may escalate; none may escalate later than DOMAIN.md's hour and day.
 SHORTEST_URGENT_MINUTES = 5

@@ -30,18 +30,21 @@ UNMERGED = ("urgent",)  # every positive safety answer is its own flag
 UNCOOLED = ("urgent", "contact_request")
 OUTCOMES = ("stepped_up", "more_outpatient", "medication_review", "monitor", "no_action")
 FLAG_NOT_FOUND = "No flag with that id."
+REFUSED_UNQUOTED = "The rest of the check-in could not be accepted."
 
 
+_POINT = (
+    CheckIn.id,
+    CheckIn.questionnaire,
+    CheckIn.score,
+    CheckIn.subscales,
+    CheckIn.answers,
+    CheckIn.safety_positive,
+)
+_POINT_FIELDS = tuple(column.key for column in _POINT)
 # Built once: the rules read at most two earlier check-ins, whatever the history's length.
 _EARLIER = (
-    select(
-        CheckIn.id,
-        CheckIn.questionnaire,
-        CheckIn.score,
-        CheckIn.subscales,
-        CheckIn.answers,
-        CheckIn.safety_positive,
-    )
+    select(*_POINT)
     .where(
         CheckIn.graduate_id == bindparam("graduate_id"),
         CheckIn.questionnaire == bindparam("questionnaire"),
@@ -50,6 +53,19 @@ _EARLIER = (
     )
     .order_by(CheckIn.answered_at.desc())  # served by the index, stops after two rows
     .limit(2)
+)
+# A check-in that arrives late (answered offline) is an earlier check-in of those answered
+# after it: they are evaluated again, within the offline limit a late answer can reach back.
+LATE_REACH = timedelta(days=7)
+_LATER = (
+    select(*_POINT, CheckIn.answered_at)
+    .where(
+        CheckIn.graduate_id == bindparam("graduate_id"),
+        CheckIn.questionnaire == bindparam("questionnaire"),
+        CheckIn.answered_at > bindparam("answered_at"),
+        CheckIn.answered_at <= bindparam("until"),
+    )
+    .order_by(CheckIn.answered_at, CheckIn.id)
 )
 
 
@@ -62,7 +78,53 @@ def evaluate_check_in(
     now: datetime,
     idempotency_key: str | None = None,
 ) -> list[Flag]:
-    """Run the rules for a newly scored check-in, in the same transaction."""
+    """Run the rules for a newly scored check-in, in the same transaction; if it arrived
+    after check-ins answered later than it, run theirs again with it among their
+    predecessors (raising only what was not raised already: urgent flags never twice)."""
+    rules = rules_of(session, graduate)
+    raised = [
+        flag
+        for signal in _signals(session, graduate, point, answered_at, rules)
+        if (
+            flag := raise_signal(
+                session=session,
+                graduate=graduate,
+                signal=signal,
+                now=now,
+                retry_of=idempotency_key,
+            )
+        )
+    ]
+    if point.questionnaire not in flag_rules.HISTORY_INSTRUMENTS:
+        return raised
+    later = session.execute(
+        _LATER,
+        {
+            "graduate_id": graduate.id,
+            "questionnaire": point.questionnaire,
+            "answered_at": answered_at,
+            "until": answered_at + LATE_REACH,
+        },
+    ).all()
+    for row in later:
+        again = flag_rules.Point(**{name: getattr(row, name) for name in _POINT_FIELDS})
+        for signal in _signals(session, graduate, again, row.answered_at, rules):
+            if signal.kind in UNMERGED or _already_raised(session, graduate.id, signal):
+                continue
+            flag = raise_signal(session=session, graduate=graduate, signal=signal, now=now)
+            if flag is not None:
+                raised.append(flag)
+    return raised
+
+
+def _signals(
+    session: Session,
+    graduate: Graduate,
+    point: flag_rules.Point,
+    answered_at: datetime,
+    rules: flag_rules.Rules,
+) -> list[flag_rules.Signal]:
+    """What the rules say of `point` given the check-ins answered before it."""
     earlier = session.execute(
         _EARLIER,
         {
@@ -74,20 +136,18 @@ def evaluate_check_in(
     )
     points = [point, *(flag_rules.Point(**row._mapping) for row in earlier)]
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
-    rules = rules_of(session, graduate)
-    return [
-        flag
-        for signal in flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
-        if (
-            flag := raise_signal(
-                session=session,
-                graduate=graduate,
-                signal=signal,
-                now=now,
-                retry_of=idempotency_key,
-            )
+    return flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
+
+
+def _already_raised(session: Session, graduate_id: uuid.UUID, signal: flag_rules.Signal) -> bool:
+    """Whether a flag of this kind and source, in any status, already cites all its evidence."""
+    wanted = {str(i) for i in signal.evidence}
+    cited = session.scalars(
+        select(Flag.evidence).where(
+            Flag.graduate_id == graduate_id, Flag.kind == signal.kind, Flag.source == signal.source
         )
-    ]
+    )
+    return any(wanted <= set(evidence) for evidence in cited)
 
 
 def raise_signal(
@@ -159,17 +219,21 @@ def raise_for_refused_submission(
     graduate_id: uuid.UUID,
     refused: dict[str, Any],
     now: datetime,
+    part2: bool = False,
     idempotency_key: str | None = None,
 ) -> bool:
     """A positive safety answer raises its urgent flag even when the submission is refused
     (no check-in to cite; `details` says why). Committed on its own: the request failed.
 
+    The flag is a mood flag, read without the Part 2 consent: if the body touched a
+    substance-use form (`part2`), the refusal is not quoted, since its wording (a BAM item's
+    name, "substance-use care") would reveal that care.
+
     A failure on our side (5xx) may be retried with the same Idempotency-Key: the flag
     remembers a digest of the key, so the stored retry completes this flag (`raise_signal`).
     """
-    details: dict[str, Any] = {
-        "refused": {"code": refused.get("code"), "message": refused.get("message")}
-    }
+    message = REFUSED_UNQUOTED if part2 else refused.get("message")
+    details: dict[str, Any] = {"refused": {"code": refused.get("code"), "message": message}}
     if idempotency_key is not None and (refused.get("code") or 0) >= 500:
         details["retry_key"] = _retry_digest(graduate_id, idempotency_key)
     try:
@@ -224,9 +288,12 @@ def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: s
 
 
 def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
+    """A repeat updates the open flag's evidence; the event keeps what it said before, so
+    the flag can be shown as it stood at an earlier moment (a weekly summary's end)."""
+    was = {"explanation": flag.explanation, "evidence": list(flag.evidence)}
     flag.evidence = list(dict.fromkeys([*flag.evidence, *(str(i) for i in signal.evidence)]))
     flag.explanation, flag.details, flag.updated_at = signal.explanation, signal.details, now
-    _event(session, flag, None, "updated", {"rule": signal.rule}, now)
+    _event(session, flag, None, "updated", {"rule": signal.rule, "was": was}, now)
     return flag
 
 

@@ -233,9 +233,11 @@ def _add_therapist(
 ACTIVITY_RESOLUTION = timedelta(hours=1)
 
 
-def note_activity(*, session: Session, graduate_id: uuid.UUID, now: datetime) -> None:
-    """Record that the graduate used the app; at most one write an hour."""
+def note_activity(*, session: Session, graduate_id: uuid.UUID, now: datetime) -> bool:
+    """Record that the graduate used the app; at most one write an hour (True if written)."""
     graduate = session.get(Graduate, graduate_id)
     last = graduate.last_active_at if graduate else None
     if graduate is not None and (last is None or last <= now - ACTIVITY_RESOLUTION):
         graduate.last_active_at = now
+        return True
+    return False

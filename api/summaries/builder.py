@@ -1,8 +1,10 @@
 """Weekly summary content, built for a batch of graduates with a fixed number of queries.
 
 Everything is read as of the end of the week (`period.end`), so a late or repeated run
-builds the same content. Substance-use (42 CFR Part 2) content is built into its own
-section, attached only for a therapist whose consent names it.
+builds the same content: flags too, those open then with their status and explanation as
+they stood then. Only the flags raised since the week ended, listed apart with their
+evidence, depend on when the summary is built. Substance-use (42 CFR Part 2) content is
+built into its own section, attached only for a therapist whose consent names it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
 from api.checkins.models import CheckIn
-from api.flags.models import Flag
+from api.flags.models import Flag, FlagEvent
 from api.graduates.models import Graduate
 from api.groups.models import GroupAttendance
 from api.plans.models import Appointment, AppointmentReport, PlanSkill, SkillPractice
@@ -72,7 +74,11 @@ class Facts:
     targets: dict[str, int] = field(default_factory=dict)
     appointments: dict[str, int] = field(default_factory=dict)
     group_attendance: dict[str, int] = field(default_factory=dict)
-    flags: list[Flag] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # open at the week's end
+    # What an open flag said at the week's end, if a repeat has updated it since.
+    explained: dict[uuid.UUID, str] = field(default_factory=dict)
+    since: list[Flag] = field(default_factory=list)  # raised after the week ended
+    cited: dict[str, Any] = field(default_factory=dict)  # their evidence, by check-in id
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,11 @@ class Built:
     headline: headline.Headline
 
 
-def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dict[uuid.UUID, Facts]:
-    """Eight queries for the whole batch, whatever its size."""
+def load(
+    session: Session, graduate_ids: list[uuid.UUID], period: Period, now: datetime | None = None
+) -> dict[uuid.UUID, Facts]:
+    """At most ten queries for the whole batch, whatever its size; `now` (the build time,
+    default the week's end) bounds the flags raised since the week ended."""
     # The newest non-Part 2 check-in, found per graduate by a backward walk of the index
     # (a GROUP BY max() would read every row of six months of dailies).
     last = (
@@ -180,13 +189,60 @@ def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dic
         .group_by(GroupAttendance.graduate_id, GroupAttendance.status)
     ):
         facts[graduate_id].group_attendance[status] = count
+    _load_flags(session, facts, period, now or period.end)
+    return facts
+
+
+def _load_flags(
+    session: Session, facts: dict[uuid.UUID, Facts], period: Period, now: datetime
+) -> None:
+    """Flags open at the week's end (resolved since or not), and those raised after it."""
     for flag in session.scalars(
         select(Flag)
-        .where(Flag.graduate_id.in_(graduate_ids), Flag.status.in_(OPEN))
-        .order_by(Flag.raised_at)
+        .where(
+            Flag.graduate_id.in_(list(facts)),
+            Flag.raised_at <= now,
+            or_(Flag.resolved_at.is_(None), Flag.resolved_at >= period.end),
+        )
+        .order_by(Flag.raised_at, Flag.id)
     ):
-        facts[flag.graduate_id].flags.append(flag)
-    return facts
+        found = facts[flag.graduate_id]
+        (found.flags if flag.raised_at < period.end else found.since).append(flag)
+    at_end = {flag.id: found for found in facts.values() for flag in found.flags}
+    if at_end:
+        for flag_id, details in session.execute(
+            select(FlagEvent.flag_id, FlagEvent.details)
+            .where(
+                FlagEvent.flag_id.in_(list(at_end)),
+                FlagEvent.action == "updated",
+                FlagEvent.at >= period.end,
+            )
+            .order_by(FlagEvent.id)
+        ):
+            was = (details or {}).get("was")
+            if was and flag_id not in at_end[flag_id].explained:  # the first update after
+                at_end[flag_id].explained[flag_id] = was["explanation"]
+    cited = {
+        uuid.UUID(check_in_id)
+        for found in facts.values()
+        for flag in found.since
+        for check_in_id in flag.evidence
+    }
+    if cited:
+        for row in session.execute(
+            select(
+                CheckIn.id,
+                CheckIn.graduate_id,
+                CheckIn.questionnaire,
+                CheckIn.answered_at,
+                CheckIn.score,
+                CheckIn.band,
+                CheckIn.subscales,
+                CheckIn.part2,
+            ).where(CheckIn.id.in_(cited))
+        ):
+            if row.graduate_id in facts:
+                facts[row.graduate_id].cited[str(row.id)] = row
 
 
 def build(facts: Facts, period: Period) -> Built:
@@ -277,7 +333,10 @@ def build(facts: Facts, period: Period) -> Built:
             status: facts.group_attendance.get(status, 0)
             for status in ("present", "absent", "excused")
         },
-        "flags": [_flag(f) for f in mood_flags],
+        "flags": [_flag_at(f, period, facts) for f in mood_flags],
+        "flags_since_week_ended": [
+            _flag_since(f, facts, part2=False) for f in facts.since if f.source != "substance_use"
+        ],
     }
     return Built(graduate, content, _substance_use(facts, period, intensified), chosen)
 
@@ -293,7 +352,8 @@ def with_substance_use(built: Built, *, consented: bool) -> dict[str, Any]:
 def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str, Any] | None:
     bam = [row for row in facts.week if row.part2]
     flags = [f for f in facts.flags if f.source == "substance_use"]
-    if not (facts.graduate.substance_use or bam or flags):
+    since = [f for f in facts.since if f.source == "substance_use"]
+    if not (facts.graduate.substance_use or bam or flags or since):
         return None
     return {
         "notice": PART2_NOTICE,
@@ -303,7 +363,8 @@ def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str,
             for row in bam
             if row.questionnaire == "bam"
         ],
-        "flags": [_flag(f) for f in flags],
+        "flags": [_flag_at(f, period, facts) for f in flags],
+        "flags_since_week_ended": [_flag_since(f, facts, part2=True) for f in since],
     }
 
 
@@ -362,15 +423,46 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
     }
 
 
-def _flag(flag: Flag) -> dict[str, Any]:
+def _flag_at(flag: Flag, period: Period, facts: Facts) -> dict[str, Any]:
+    """A flag open at the week's end, as it stood then (later acknowledgement, escalation,
+    resolution or update not shown)."""
+    acknowledged = flag.acknowledged_at is not None and flag.acknowledged_at < period.end
+    return {
+        "id": str(flag.id),
+        "kind": flag.kind,
+        "status": "acknowledged" if acknowledged else "open",
+        "explanation": facts.explained.get(flag.id, flag.explanation),
+        "raised_at": _iso(flag.raised_at),
+        "acknowledged_at": _iso(flag.acknowledged_at) if acknowledged else None,
+        "escalated": flag.escalated_at is not None and flag.escalated_at < period.end,
+    }
+
+
+def _flag_since(flag: Flag, facts: Facts, *, part2: bool) -> dict[str, Any]:
+    """A flag raised after the week ended, as it stands now, with the check-ins it cites
+    (answered after the week, so not among the week's scores); Part 2 ones only in `part2`."""
+    evidence = [
+        facts.cited[check_in_id]
+        for check_in_id in flag.evidence
+        if check_in_id in facts.cited and (part2 or not facts.cited[check_in_id].part2)
+    ]
     return {
         "id": str(flag.id),
         "kind": flag.kind,
         "status": flag.status,
         "explanation": flag.explanation,
         "raised_at": _iso(flag.raised_at),
-        "acknowledged_at": _iso(flag.acknowledged_at) if flag.acknowledged_at else None,
-        "escalated": flag.escalated_at is not None,
+        "evidence": [
+            {
+                "id": str(row.id),
+                "questionnaire": row.questionnaire,
+                "answered_at": _iso(row.answered_at),
+                "score": row.score,
+                "band": row.band,
+                "subscales": row.subscales,
+            }
+            for row in evidence
+        ],
     }
 
 

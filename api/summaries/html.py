@@ -51,8 +51,9 @@ def render(view: dict[str, Any], library: ContentLibrary) -> str:
         _appointments(content["appointments"]),
         "<h2>Group attendance</h2>",
         _group_attendance(content["group_attendance"]),
-        "<h2>Open flags</h2>",
+        "<h2>Flags open at the week's end</h2>",
         _flags(content["flags"]),
+        *_since(content.get("flags_since_week_ended")),
     ]
     if "substance_use" in content:
         parts += _substance_use(content["substance_use"])
@@ -229,7 +230,36 @@ def _substance_use(section: dict[str, Any]) -> list[str]:
         if section["bam"]
         else '<p class="muted">No BAM this week.</p>',
         _flags(section["flags"]),
+        *_since(section.get("flags_since_week_ended")),
     ]
+
+
+def _since(flags: list[dict[str, Any]] | None) -> list[str]:
+    """Flags raised after the week ended (summaries built before this section had none)."""
+    if not flags:
+        return []
+    return [
+        "<h3>Raised since this week ended</h3>",
+        _table(
+            ["kind", "status", "raised", "why", "evidence"],
+            [
+                [
+                    f["kind"],
+                    f["status"],
+                    _day(f["raised_at"]),
+                    f["explanation"],
+                    "; ".join(_evidence(e) for e in f["evidence"]) or "-",
+                ]
+                for f in flags
+            ],
+        ),
+    ]
+
+
+def _evidence(check_in: dict[str, Any]) -> str:
+    name = NAMES.get(check_in["questionnaire"], check_in["questionnaire"])
+    score = "" if check_in["score"] is None else f" {check_in['score']}"
+    return f"{name}{score} ({_day(check_in['answered_at'])})"
 
 
 def _group_attendance(attendance: dict[str, int]) -> str:

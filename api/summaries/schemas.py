@@ -52,8 +52,10 @@ class SummaryFull(SummaryItem):
     content = fields.Dict(
         metadata={
             "description": "graduate, period, headline, check_ins, scores, safety, skills, "
-            "appointments, group_attendance (meetings present / absent / excused), flags, and "
-            "substance_use (only under the Part 2 consent, with its redisclosure notice)"
+            "appointments, group_attendance (meetings present / absent / excused), flags "
+            "(open at the week's end, with their status then), flags_since_week_ended (raised "
+            "after it, as they stand at build time, with their evidence), and substance_use "
+            "(only under the Part 2 consent, with its redisclosure notice)"
         }
     )
 

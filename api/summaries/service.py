@@ -267,7 +267,7 @@ def _build_batch(
     now: datetime,
 ) -> Counter[uuid.UUID]:
     graduate_ids = sorted({g for _, g, _ in pairs})
-    facts = builder.load(session, graduate_ids, period)
+    facts = builder.load(session, graduate_ids, period, now)
     built = {
         graduate_id: builder.build(found, period)
         for graduate_id, found in facts.items()
