@@ -84,10 +84,7 @@ class Cadence:
                     for flag in flags
                     if flag.kind in INTENSIFYING and (part2 or flag.source != SUBSTANCE_USE)
                 ),
-                key=lambda span: (
-                    span.raised_at,
-                    span.resolved_at or datetime.max.replace(tzinfo=UTC),
-                ),
+                key=_order,
             )
         )
         return cls(graduation_date, zoneinfo.ZoneInfo(timezone), forms, spans)
@@ -146,6 +143,7 @@ class Cadence:
 
 
 def _order(span: Span) -> tuple[datetime, bool, datetime]:
+    """A total order (None sorts last), so equal histories make equal, hashable cadences."""
     return span.raised_at, span.resolved_at is None, span.resolved_at or span.raised_at
 
 

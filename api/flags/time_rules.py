@@ -172,7 +172,7 @@ def _missed_forms(
     only a substance-use flag's intensity added make it a substance-use signal, so a reader
     without the Part 2 consent never learns of them."""
 
-    def cadence(part2: bool) -> Cadence:
+    def seen(part2: bool) -> Cadence:
         return Cadence.of(
             graduation_date=graduate.graduation_date,
             timezone=graduate.timezone,
@@ -181,15 +181,16 @@ def _missed_forms(
             part2=part2,
         )
 
-    everything, without_part2 = cadence(True), cadence(False)
+    everything = seen(part2=True)
+    part2_shaped = any(f.kind in INTENSIFYING and f.source == "substance_use" for f in flags)
     found = []
     for form in everything.forms:
         if form == "bam":
             tried = [(everything, "substance_use")]
-        elif without_part2.spans == everything.spans:
-            tried = [(everything, "mood")]
+        elif part2_shaped:
+            tried = [(seen(part2=False), "mood"), (everything, "substance_use")]
         else:
-            tried = [(without_part2, "mood"), (everything, "substance_use")]
+            tried = [(everything, "mood")]
         for cadence, source in tried:
             missed = _missed_twice(answered, cadence, form, days)
             if missed:

@@ -369,13 +369,12 @@ def _forms(
     """Each full form due this week: completed, missed (its window closed) or still open."""
     first = cadence.day_of(period.start)
     last = cadence.day_of(period.end - timedelta(microseconds=1))
-    # The local days whose midnight falls in the week: the due dates it can hold.
-    days = [d for d in range(first, last + 1) if period.start <= cadence.midnight(d) < period.end]
     found = []
     for form in forms:
         answered = [row.answered_at for row in facts.history[form]]
-        for day in days:
-            if not cadence.is_due(form, day):
+        for day in cadence.due_dates(form, first, last):
+            # A due date is the week's if its local midnight falls in it.
+            if not period.start <= cadence.midnight(day) < period.end:
                 continue
             since, closes = cadence.window(form, day)
             if any(since <= at < closes for at in answered):
