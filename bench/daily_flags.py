@@ -83,7 +83,7 @@ SEED = [
                    + interval '18 hours') AT TIME ZONE g.timezone AS at) t
        WHERE (f.form <> 'bam' OR g.substance_use)
          AND CASE WHEN d <= f.weekly_until THEN d % 7 = 0
-                  WHEN d <= 182 THEN d % 14 = 0
+                  WHEN d <= 182 OR f.form = 'bam' THEN d % 14 = 0
                   ELSE (d - 182) % 28 = 0 END
          AND t.at <= CAST(:now AS timestamptz)
          AND (g.last_active_at > CAST(:now AS timestamptz) - interval '25 days'

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from api.checkins import schedule
 from api.checkins.models import CheckIn
 from api.flags import time_rules
 from api.flags.models import Flag
@@ -191,18 +190,3 @@ def test_statements_grow_with_batches_only(db):
     engaged_graduates(db, 12)
     # Four batches of five statements, and the read that finds no fifth batch.
     assert count_statements(db, batch_size=3) == 4 * 5 + 1
-
-
-@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Chicago", "Pacific/Pago_Pago"])
-def test_answers_are_read_as_far_back_as_a_due_date_reaches(zone):
-    """Answers are read from ANSWERS_SINCE on: early enough for every answer that could satisfy
-    one of the two latest closed due dates, in any phase and time zone, at any hour."""
-    local = zoneinfo.ZoneInfo(zone)
-    for hour, minute in ((0, 1), (9, 0), (23, 59)):
-        now = NOW.astimezone(local).replace(hour=hour, minute=minute)
-        for days in range(800):
-            graduation_date = now.date() - timedelta(days=days)
-            for weekly_until in set(schedule.FULL_FORMS.values()):
-                for due_day in time_rules._last_two_closed(days, weekly_until):
-                    opened = schedule.satisfied_from(graduation_date, due_day, weekly_until, local)
-                    assert opened >= now - time_rules.ANSWERS_SINCE, (days, due_day)

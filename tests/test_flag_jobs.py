@@ -183,3 +183,61 @@ def test_two_missed_appointments(story, run_jobs, as_user):
     [flag] = story.flags()
     assert flag["rule"] == "appointments_missed_twice"
     assert flag["details"]["missed"] == ["2026-11-04T16:00:00+00:00", "2026-11-11T16:00:00+00:00"]
+
+
+def live_days(story, days: int, *, answer: tuple[str, ...] = ("bam",)) -> list[dict]:
+    """Open the app every day (the due list), answering only the forms in `answer` when
+    due; returns each day's due list."""
+    seen = []
+    for _ in range(days):
+        story.clock.advance(days=1)
+        due = story.as_user(story.email).get(f"/api/v1/graduates/{story.graduate_id}/check-ins/due")
+        assert due.status_code == 200, due.json
+        seen.append({entry["questionnaire"]: entry for entry in due.json})
+        bodies = {"phq9": phq9(6), "gad7": gad7(4), "bam": bam(0)}
+        for form in answer:
+            if form in seen[-1]:
+                story.check_in(form, bodies[form])
+    return seen
+
+
+def test_forms_missed_during_a_watch_count_on_the_weekly_cadence_in_force(story, run_jobs):
+    """Months 4-6 with a watch open: PHQ-9 and GAD-7 are due weekly (105 is not a
+    fortnightly date); skipping them on days 105 and 112 is disengagement during a watch,
+    found on day 115, not two weeks later."""
+    story.clock.advance(days=97)  # day 98, a fortnightly due date
+    story.check_in("phq9", phq9(12))  # a watch
+    story.check_in("gad7", gad7(4))
+    story.check_in("bam", bam(0))
+    [watch] = story.flags()
+    seen = live_days(story, 17)  # to day 115
+    assert seen[105 - 99]["phq9"]["due_date"] == "2027-02-15"  # the list the graduate saw
+    assert seen[105 - 99]["gad7"]["due_date"] == "2027-02-15"
+    run_jobs()
+    [step_up] = story.flags()
+    assert (step_up["kind"], step_up["rule"], step_up["source"]) == (
+        "step_up",
+        "disengaged_during_watch",
+        "mood",
+    )
+    assert step_up["details"]["disengagement_rule"] in ("phq9_missed_twice", "gad7_missed_twice")
+    assert step_up["details"]["missed_due_dates"] == ["2027-02-15", "2027-02-22"]
+    [superseded] = story.flags("staff", status="resolved")
+    assert superseded["id"] == watch["id"]
+
+
+def test_the_bam_stays_every_two_weeks_after_month_6(story, run_jobs):
+    story.clock.advance(days=181)  # day 182: every form answered
+    for form, body in (("phq9", phq9(6)), ("gad7", gad7(4)), ("bam", bam(0))):
+        story.check_in(form, body)
+    seen = live_days(story, 31, answer=("phq9", "gad7"))  # to day 213; BAM skipped
+    assert seen[196 - 183]["bam"]["due_date"] == "2027-05-17"
+    run_jobs()
+    [flag] = story.flags()
+    assert (flag["kind"], flag["rule"], flag["source"]) == (
+        "disengaged",
+        "bam_missed_twice",
+        "substance_use",
+    )
+    assert flag["details"]["missed_due_dates"] == ["2027-05-17", "2027-05-31"]
+    assert story.flags("partial") == []  # Part 2: not for a therapist without that consent

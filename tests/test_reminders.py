@@ -151,14 +151,15 @@ def test_an_open_watch_brings_back_month_1_until_it_is_resolved(person, db):
         explanation="",
         evidence=[],
         details={},
-        raised_at=who.clock.now(),
-        updated_at=who.clock.now(),
+        raised_at=local("2026-11-20", "10:00"),
+        updated_at=local("2026-11-20", "10:00"),
     )
     db.add(flag)
     db.commit()
     assert len(skill_days(who, "2026-11-23", 7)) == 6
     assert ("check_in_due", "2026-11-23 09:00") in who.pending()  # the daily is expected again
-    flag.status = "resolved"
+    # Resolved the day before: month-1 intensity is in force on the days it was open.
+    flag.status, flag.resolved_at = "resolved", local("2026-11-22", "12:00")
     db.commit()
     who.clock.set(local("2026-11-23", "00:30"))
     who.plan(horizon=timedelta(days=7))

@@ -103,7 +103,8 @@ class DueCheckIns(MethodView):
     @blp.requires(*CLINICAL_READERS)
     @blp.response(200, CheckInDue(many=True))
     def get(self, graduate_id: uuid.UUID):
-        """Check-ins whose window is open now, in the graduate's local day."""
+        """Check-ins whose window is open now, in the graduate's local day (without the
+        Part 2 consent: as if the BAM and substance-use flags did not exist)."""
         rt = runtime()
         return schedule.due_for(
             session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()

@@ -1,68 +1,54 @@
-"""Which check-ins are due now, by DOMAIN.md's cadence, in the graduate's own day.
+"""Which check-ins are due now, by DOMAIN.md's cadence (api/checkins/cadence.py), in the
+graduate's own day, as the reader may see it.
 
-Daily: every day (expected in month 1, optional after). PHQ-9 and GAD-7: weekly in month 1,
-every 2 weeks to month 6, every 4 weeks after. BAM (substance-use care): weekly in months
-1-3, every 2 weeks after. Due dates count from graduation day (day 0, the discharge
-baseline). A full form stays open 3 days from its due date; any answer after the previous
-due date satisfies the next, so answering early is never a miss. A positive PHQ-2 or GAD-2
-in the daily check-in makes the full form due now. While a watch or step-up flag is open,
-month-1 intensity returns: daily expected, every full form weekly.
+Daily: every day (expected in month 1 and under month-1 intensity, optional after). Full
+forms: on their due dates, open for their window; any answer after the previous due date
+satisfies the next, so answering early is never a miss. A positive PHQ-2 or GAD-2 in the
+daily check-in makes the full form due now. A reader without the Part 2 consent gets the
+list as if the BAM and substance-use flags did not exist.
 """
 
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, null, select, union_all
+from sqlalchemy import func, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
+from api.checkins.cadence import INTENSIFYING, REACH, WINDOW_DAYS, Cadence
 from api.checkins.models import CheckIn
 from api.db import one_of
 from api.flags.models import Flag
 from api.graduates.models import Graduate
-from api.timeline import local_today, phase_for
+from api.timeline import local_today
 
-WINDOW_DAYS = 3
-EVERY_FOUR_WEEKS = 28
-FULL_FORMS = {"phq9": 28, "gad7": 28, "bam": 91}  # form -> last day of its weekly cadence
 SCREENS = {"phq2": "phq9", "gad2": "gad7"}  # daily subscale -> the full form it calls for
 SCREEN_POSITIVE_AT = 3
 LOOKBACK = timedelta(days=60)  # longer than any gap between due dates
 
 
-def is_due_date(days: int, *, weekly_until: int) -> bool:
-    if days <= 0:
-        return False
-    if days <= weekly_until:
-        return days % 7 == 0
-    if days <= 182:
-        return days % 14 == 0
-    return (days - 182) % EVERY_FOUR_WEEKS == 0
-
-
-def previous_due_day(days: int, *, weekly_until: int) -> int:
-    """The due date before day `days`, or 0 (graduation) if there is none."""
-    day = days - 1
-    while day > 0 and not is_due_date(day, weekly_until=weekly_until):
-        day -= 1
-    return max(day, 0)
-
-
-def due(*, session: Session, graduate: Graduate, now: datetime) -> list[dict[str, Any]]:
+def due(
+    *, session: Session, graduate: Graduate, now: datetime, part2: bool = True
+) -> list[dict[str, Any]]:
+    """What is due now; `part2`: whether the reader may see substance-use care."""
     if local_today(graduate.timezone, now) < graduate.graduation_date:
         return []
     recent = recent_answers(session=session, graduate_ids=[graduate.id], now=now)
-    intensified = graduate.id in intensified_ids(session=session, graduate_ids=[graduate.id])
-    return due_from(
-        graduate=graduate, recent=recent.get(graduate.id, []), intensified=intensified, now=now
+    flags = intensity_flags(session=session, graduate_ids=[graduate.id], now=now)
+    cadence = Cadence.of(
+        graduation_date=graduate.graduation_date,
+        timezone=graduate.timezone,
+        substance_use=graduate.substance_use,
+        flags=flags.get(graduate.id, ()),
+        part2=part2,
     )
+    return due_from(cadence=cadence, recent=recent.get(graduate.id, []), now=now)
 
 
 def recent_answers(
@@ -98,56 +84,46 @@ def recent_answers(
     return found
 
 
-def intensified_ids(*, session: Session, graduate_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """Graduates with an open watch or step-up: month-1 intensity until a clinician closes it."""
-    return set(
-        session.scalars(
-            select(Flag.graduate_id)
-            .where(
-                one_of(session, Flag.graduate_id, list(graduate_ids)),
-                Flag.kind.in_(("watch", "step_up")),
-                Flag.status.in_(("open", "acknowledged")),
-            )
-            .distinct()
+def intensity_flags(
+    *, session: Session, graduate_ids: Iterable[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[Any]]:
+    """The watch and step-up flags open at some time within REACH of `now`, per graduate
+    (kind, source, raised_at, resolved_at): when month-1 intensity was in force."""
+    found: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        select(Flag.graduate_id, Flag.kind, Flag.source, Flag.raised_at, Flag.resolved_at).where(
+            one_of(session, Flag.graduate_id, list(graduate_ids)),
+            Flag.kind.in_(INTENSIFYING),
+            or_(Flag.resolved_at.is_(None), Flag.resolved_at >= now - REACH),
         )
-    )
+    ):
+        found[row.graduate_id].append(row)
+    return found
 
 
-def due_from(
-    *, graduate: Graduate, recent: list[Any], intensified: bool, now: datetime
-) -> list[dict[str, Any]]:
+def due_from(*, cadence: Cadence, recent: list[Any], now: datetime) -> list[dict[str, Any]]:
     """due() without the queries, so a planner can read many graduates at once: `recent`
     is one graduate's `recent_answers`."""
-    today = local_today(graduate.timezone, now)
-    days = (today - graduate.graduation_date).days
+    days = cadence.day_of(now)
     if days < 0:
         return []
-    zone = zoneinfo.ZoneInfo(graduate.timezone)
     found: dict[str, dict[str, Any]] = {}
-    if not _answered_since(recent, "daily", midnight(today, zone)):
+    if not _answered_since(recent, "daily", cadence.midnight(days)):
         found["daily"] = _entry(
             "daily",
-            today,
-            midnight(today + timedelta(days=1), zone),
-            optional=phase_for(days) != "month1" and not intensified,
+            cadence.date_of(days),
+            cadence.midnight(days + 1),
+            optional=not cadence.daily_expected(days),
             reason="scheduled",
         )
-    forms = [form for form in FULL_FORMS if form != "bam" or graduate.substance_use]
-    for form in forms:
-        weekly_until = days if intensified else FULL_FORMS[form]
-        for back in range(WINDOW_DAYS):
-            due_day = days - back
-            if not is_due_date(due_day, weekly_until=weekly_until):
+    for form in cadence.forms:
+        for due_day in range(days, days - WINDOW_DAYS, -1):
+            if not cadence.is_due(form, due_day):
                 continue
-            since = satisfied_from(graduate.graduation_date, due_day, weekly_until, zone)
+            since, closes = cadence.window(form, due_day)
             if not _answered_since(recent, form, since):
-                due_date = graduate.graduation_date + timedelta(days=due_day)
                 found[form] = _entry(
-                    form,
-                    due_date,
-                    midnight(due_date + timedelta(days=WINDOW_DAYS), zone),
-                    optional=False,
-                    reason="scheduled",
+                    form, cadence.date_of(due_day), closes, optional=False, reason="scheduled"
                 )
             break
     for screen, form in SCREENS.items():
@@ -155,7 +131,7 @@ def due_from(
         if form not in found and trigger is not None and not _answered_since(recent, form, trigger):
             found[form] = _entry(
                 form,
-                trigger.astimezone(zone).date(),
+                trigger.astimezone(cadence.zone).date(),
                 trigger + timedelta(days=WINDOW_DAYS),
                 optional=False,
                 reason="screen",
@@ -192,28 +168,15 @@ def _latest_positive_screen(recent: list[Any], screen: str, now: datetime) -> da
     return positives[-1] if positives else None
 
 
-def satisfied_from(
-    graduation_date: date, due_day: int, weekly_until: int, zone: zoneinfo.ZoneInfo
-) -> datetime:
-    """Any answer from the day after the previous due date on satisfies this due date."""
-    previous = previous_due_day(due_day, weekly_until=weekly_until)
-    return midnight(graduation_date + timedelta(days=previous + 1), zone)
-
-
-def midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
-    """The start of a local day, in UTC."""
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-
-
 def due_for(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
 ) -> list[dict[str, Any]]:
-    graduate = access.graduate(
+    found = access.graduate(
         session=session,
         actor=actor,
         graduate_id=graduate_id,
         need=access.Need.CLINICAL,
         action="check_in.due",
         now=now,
-    ).graduate
-    return due(session=session, graduate=graduate, now=now)
+    )
+    return due(session=session, graduate=found.graduate, now=now, part2=found.sees_substance_use)

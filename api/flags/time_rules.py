@@ -1,6 +1,7 @@
 """The rules that time itself trips, run by the jobs process: disengagement and escalation.
 
-Disengaged (DOMAIN.md rule 4): two consecutive due dates of the same full form missed; no
+Disengaged (DOMAIN.md rule 4): two consecutive due dates of the same full form missed, on
+the cadence in force when each fell due (api/checkins/cadence.py); no
 app activity for 7 days in months 1-3 or 14 days in months 4-6 (after month 6 only missed
 forms count); the two latest appointment reports both "missed". Missed daily check-ins
 alone never count. Disengagement while a watch is open escalates it to a step-up review.
@@ -8,8 +9,6 @@ alone never count. Disengagement while a watch is open escalates it to a step-up
 
 from __future__ import annotations
 
-import functools
-import itertools
 import uuid
 import zoneinfo
 from collections import defaultdict
@@ -17,10 +16,10 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from api.checkins import schedule
+from api.checkins.cadence import FULL_FORMS, INTENSIFYING, REACH, Cadence, midnight
 from api.checkins.models import CheckIn
 from api.flags import configuration
 from api.flags import rules as flag_rules
@@ -34,10 +33,9 @@ from api.timeline import local_today, phase_for
 
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
 BATCH_SIZE = 2000
-# The oldest answer that can satisfy one of the two latest closed due dates: the older of
-# them is at most 3 + 2 x 28 days back and its window opens at most 28 days before it
-# (plus a day for time zones). Older answers are never read, however long the history.
-ANSWERS_SINCE = timedelta(days=schedule.WINDOW_DAYS + 3 * schedule.EVERY_FOUR_WEEKS + 1)
+# The oldest answer (or flag) that can matter to one of the two latest closed due dates.
+# Older ones are never read, however long the history.
+ANSWERS_SINCE = REACH
 
 
 def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -> int:
@@ -71,7 +69,7 @@ def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> in
         connection.execute(
             select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at).where(
                 CheckIn.graduate_id.in_(ids),
-                CheckIn.questionnaire.in_(list(schedule.FULL_FORMS)),
+                CheckIn.questionnaire.in_(FULL_FORMS),
                 CheckIn.answered_at >= now - ANSWERS_SINCE,
             )
         )
@@ -95,10 +93,21 @@ def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> in
     reports = _by_graduate(
         connection.execute(select(ranked).where(ranked.c.n <= 2).order_by(ranked.c.n))
     )
-    watches = _by_graduate(
+    # Watch and step-up flags open at some time since ANSWERS_SINCE: the cadence in force
+    # on each due date, and the open watches a disengagement escalates.
+    intensity = _by_graduate(
         connection.execute(
-            select(Flag.graduate_id, Flag.source).where(
-                Flag.graduate_id.in_(ids), Flag.kind == "watch", Flag.status.in_(OPEN)
+            select(
+                Flag.graduate_id,
+                Flag.kind,
+                Flag.source,
+                Flag.status,
+                Flag.raised_at,
+                Flag.resolved_at,
+            ).where(
+                Flag.graduate_id.in_(ids),
+                Flag.kind.in_(INTENSIFYING),
+                or_(Flag.resolved_at.is_(None), Flag.resolved_at >= now - ANSWERS_SINCE),
             )
         )
     )
@@ -112,7 +121,7 @@ def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> in
             now=now,
             answered=answered.get(graduate.id, []),
             latest_reports=reports.get(graduate.id, []),
-            watched_sources={row.source for row in watches.get(graduate.id, [])},
+            flags=intensity.get(graduate.id, []),
             rules=configuration.rules_for(programs[graduate.program_id]),
         )
         for signal in found:
@@ -134,16 +143,18 @@ def signals_for(
     now: datetime,
     answered: list[Any],
     latest_reports: list[Any],
-    watched_sources: set[str],
+    flags: list[Any],
     rules: flag_rules.Rules,
 ) -> list[flag_rules.Signal]:
     """Plain code over what the batch loaded: full forms answered recently (questionnaire,
     answered_at), the two latest appointment reports newest first (status,
-    occurrence_start), and the sources of the graduate's open watch flags."""
+    occurrence_start), and the graduate's recent watch and step-up flags (kind, source,
+    status, raised_at, resolved_at)."""
     days = (local_today(graduate.timezone, now) - graduate.graduation_date).days
     if days < 0:
         return []
-    found = _missed_forms(answered, graduate, days)
+    watched_sources = {f.source for f in flags if f.kind == "watch" and f.status in OPEN}
+    found = _missed_forms(answered, graduate, days, flags)
     inactive = _inactive(graduate, days, now, rules)
     if inactive is not None:
         found.append(inactive)
@@ -153,70 +164,65 @@ def signals_for(
     return [_escalate_open_watch(watched_sources, signal) for signal in found]
 
 
-@functools.lru_cache(maxsize=4096)
-def _last_two_closed(days: int, weekly_until: int) -> tuple[int, ...]:
-    """The two latest due days whose window has closed, newest first (fewer early on)."""
-    closed = (
-        day
-        for day in range(days - schedule.WINDOW_DAYS, 0, -1)
-        if schedule.is_due_date(day, weekly_until=weekly_until)
-    )
-    return tuple(itertools.islice(closed, 2))
+def _missed_forms(
+    answered: list[Any], graduate: Graduate, days: int, flags: list[Any]
+) -> list[flag_rules.Signal]:
+    """Each full form whose two latest closed due dates were both missed. PHQ-9 and GAD-7
+    count on the cadence without substance-use flags first (source mood); due dates that
+    only a substance-use flag's intensity added make it a substance-use signal, so a reader
+    without the Part 2 consent never learns of them."""
 
+    def seen(part2: bool) -> Cadence:
+        return Cadence.of(
+            graduation_date=graduate.graduation_date,
+            timezone=graduate.timezone,
+            substance_use=graduate.substance_use,
+            flags=flags,
+            part2=part2,
+        )
 
-def _missed_forms(answered: list[Any], graduate: Graduate, days: int) -> list[flag_rules.Signal]:
-    zone = zoneinfo.ZoneInfo(graduate.timezone)
+    everything = seen(part2=True)
+    part2_shaped = any(f.kind in INTENSIFYING and f.source == "substance_use" for f in flags)
     found = []
-    for form, weekly_until in schedule.FULL_FORMS.items():
-        if form == "bam" and not graduate.substance_use:
-            continue
-        closed = _last_two_closed(days, weekly_until)
-        if len(closed) < 2:
-            continue
-        missed = [
-            day
-            for day in closed
-            if not _satisfied(answered, form, graduate, day, weekly_until, zone)
-        ]
-        if len(missed) == 2:
-            due_dates = sorted(graduate.graduation_date + timedelta(days=d) for d in missed)
-            found.append(
-                flag_rules.Signal(
-                    "disengaged",
-                    "substance_use" if form == "bam" else "mood",
-                    f"{form}_missed_twice",
-                    f"Missed the last two {NAMES[form]} check-ins (due {_day(due_dates[0])} and "
-                    f"{_day(due_dates[1])}).",
-                    {"form": form, "missed_due_dates": [d.isoformat() for d in due_dates]},
-                    (),
-                )
-            )
+    for form in everything.forms:
+        if form == "bam":
+            tried = [(everything, "substance_use")]
+        elif part2_shaped:
+            tried = [(seen(part2=False), "mood"), (everything, "substance_use")]
+        else:
+            tried = [(everything, "mood")]
+        for cadence, source in tried:
+            missed = _missed_twice(answered, cadence, form, days)
+            if missed:
+                found.append(_missed_signal(form, source, missed))
+                break
     return found
 
 
-def _satisfied(
-    answered: list[Any],
-    form: str,
-    graduate: Graduate,
-    due_day: int,
-    weekly_until: int,
-    zone: zoneinfo.ZoneInfo,
-) -> bool:
-    opened, closes = _window(graduate.graduation_date, due_day, weekly_until, zone)
-    return any(row.questionnaire == form and opened <= row.answered_at < closes for row in answered)
+def _missed_twice(answered: list[Any], cadence: Cadence, form: str, days: int) -> list[date]:
+    """The two latest closed due dates of `form`, oldest first, if both were missed."""
+    closed = cadence.last_closed(form, days)
+    if len(closed) < 2:
+        return []
+    for day in closed:
+        opened, closes = cadence.window(form, day)
+        if any(
+            row.questionnaire == form and opened <= row.answered_at < closes for row in answered
+        ):
+            return []
+    return sorted(cadence.date_of(day) for day in closed)
 
 
-@functools.lru_cache(maxsize=65536)
-def _window(
-    graduation_date: date, due_day: int, weekly_until: int, zone: zoneinfo.ZoneInfo
-) -> tuple[datetime, datetime]:
-    """When an answer satisfies a due date: from the day after the previous due date until
-    its window closes. Cached: a cohort shares its graduation day and time zone."""
-    opened = schedule.satisfied_from(graduation_date, due_day, weekly_until, zone)
-    closes = schedule.midnight(
-        graduation_date + timedelta(days=due_day + schedule.WINDOW_DAYS), zone
+def _missed_signal(form: str, source: str, due_dates: list[date]) -> flag_rules.Signal:
+    return flag_rules.Signal(
+        "disengaged",
+        source,
+        f"{form}_missed_twice",
+        f"Missed the last two {NAMES[form]} check-ins (due {_day(due_dates[0])} and "
+        f"{_day(due_dates[1])}).",
+        {"form": form, "missed_due_dates": [d.isoformat() for d in due_dates]},
+        (),
     )
-    return opened, closes
 
 
 def _inactive(
@@ -226,9 +232,7 @@ def _inactive(
     if limit is None:
         return None
     zone = zoneinfo.ZoneInfo(graduate.timezone)
-    since = max(
-        filter(None, (graduate.last_active_at, schedule.midnight(graduate.graduation_date, zone)))
-    )
+    since = max(filter(None, (graduate.last_active_at, midnight(graduate.graduation_date, zone))))
     quiet = (now - since).days
     if quiet < limit:
         return None

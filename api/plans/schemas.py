@@ -250,5 +250,14 @@ class Today(Schema):
     phase_card = fields.Nested(PhaseCard, allow_none=True)
     appointments = fields.List(fields.Nested(Occurrence))
     skills_due = fields.List(fields.Nested(SkillDue))
-    check_ins_due = fields.List(fields.Nested(CheckInDue))
+    check_ins_due = fields.List(
+        fields.Nested(CheckInDue),
+        allow_none=True,
+        metadata={
+            "description": "What is due now, as GET …/check-ins/due lists it. Null for a "
+            "therapist the graduate has not shared check-ins with; without the consent that "
+            "names substance-use records, the list leaves out the BAM and what substance-use "
+            "flags changed."
+        },
+    )
     safety_plan_url = fields.String()

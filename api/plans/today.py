@@ -27,14 +27,15 @@ class Content(skills.SkillCatalogue, Protocol):
 def today(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, content: Content, now: datetime
 ) -> dict[str, Any]:
-    graduate = access.graduate(
+    found = access.graduate(
         session=session,
         actor=actor,
         graduate_id=graduate_id,
         need=access.Need.PROFILE,
         action="plan.today.read",
         now=now,
-    ).graduate
+    )
+    graduate = found.graduate
     day = timeline.local_today(graduate.timezone, now)
     days = (day - graduate.graduation_date).days
     phase = timeline.phase_for(days)
@@ -53,7 +54,13 @@ def today(
         "skills_due": skills.due_today(
             session=session, graduate=graduate, catalogue=content, now=now
         ),
-        "check_ins_due": schedule.due(session=session, graduate=graduate, now=now),
+        # Check-in data follows the check-in consent whatever the route; the BAM and what
+        # substance-use flags changed, the Part 2 consent.
+        "check_ins_due": schedule.due(
+            session=session, graduate=graduate, now=now, part2=found.sees_substance_use
+        )
+        if found.sees_clinical
+        else None,
         "safety_plan_url": f"/api/v1/graduates/{graduate.id}/plan#safety_plan",
     }
 

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
+from api.checkins.cadence import WINDOW_DAYS, Cadence
 from api.db import one_of
 from api.graduates.models import Graduate
 from api.groups.models import Group, GroupMember, GroupOccurrenceChange, GroupRsvp
@@ -208,7 +209,7 @@ class Batch:
     """What one batch of graduates needs from the database, read with one query per table."""
 
     recent: dict[uuid.UUID, list[Any]]
-    intensified: set[uuid.UUID]
+    flags: dict[uuid.UUID, list[Any]]  # watch and step-up flags: month-1 intensity
     practised: dict[uuid.UUID, list[datetime]]
     appointments: dict[uuid.UUID, list[Appointment]]
     reported: set[tuple[uuid.UUID, datetime]]
@@ -446,7 +447,7 @@ def _read(session: Session, graduates: list[Any], now: datetime, horizon: timede
     seats, meetings, declined = _group_meetings(session, ids, now, horizon)
     return Batch(
         recent=recent,
-        intensified=schedule.intensified_ids(session=session, graduate_ids=ids),
+        flags=schedule.intensity_flags(session=session, graduate_ids=ids, now=now),
         practised=practised,
         appointments=appointments,
         reported=reported,
@@ -538,16 +539,15 @@ def wanted_for(
     """Every reminder this graduate should have, before the daily cap."""
     if rules.daily_cap == 0:
         return []
-    who = Who(graduate.timezone, graduate.graduation_date, graduate.substance_use)
-    intensified = graduate.id in data.intensified
+    cadence = _cadence(graduate, data)
     practised = frozenset(rules.local(at).date() for at in data.practised.get(graduate.id, ()))
     recent = data.recent.get(graduate.id)
     found: list[Wanted | None] = [
-        *_skills(rules, who, intensified, practised, now, horizon),
+        *_skills(rules, cadence, practised, now, horizon),
         *(
-            _check_ins(rules, who, intensified, now, horizon, recent)
+            _check_ins(rules, cadence, now, horizon, recent)
             if recent
-            else _check_ins_memo(rules, who, intensified, now, horizon)
+            else _check_ins_memo(rules, cadence, now, horizon)
         ),
         *_appointments(graduate, rules, data, now, horizon),
         *_group_reminders(graduate, rules, data, now, horizon),
@@ -556,12 +556,15 @@ def wanted_for(
     return [item for item in found if item is not None]
 
 
-class Who(NamedTuple):
-    """What the schedule needs of a graduate; hashable, so identical graduates share work."""
-
-    timezone: str
-    graduation_date: date
-    substance_use: bool
+def _cadence(graduate: Any, data: Batch) -> Cadence:
+    """The graduate's own cadence (every watch and step-up counts); hashable, so identical
+    graduates share work."""
+    return Cadence.of(
+        graduation_date=graduate.graduation_date,
+        timezone=graduate.timezone,
+        substance_use=graduate.substance_use,
+        flags=data.flags.get(graduate.id, ()),
+    )
 
 
 @functools.lru_cache(maxsize=65536)
@@ -604,18 +607,17 @@ def _days(rules: Rules, now: datetime, horizon: timedelta) -> Iterator[date]:
 @functools.lru_cache(maxsize=16384)
 def _skills(
     rules: Rules,
-    who: Who,
-    intensified: bool,
+    cadence: Cadence,
     practised: frozenset[date],
     now: datetime,
     horizon: timedelta,
 ) -> tuple[Wanted | None, ...]:
     found = []
     for day in _days(rules, now, horizon):
-        days = (day - who.graduation_date).days
+        days = (day - cadence.graduation_date).days
         if days < 0 or day in practised:
             continue
-        phase = "month1" if intensified else phase_for(days)
+        phase = "month1" if cadence.intensified(days) else phase_for(days)
         if phase == MAINTENANCE and not rules.maintenance_weekly:
             continue
         if days % 7 not in SKILL_DAYS[phase]:
@@ -631,8 +633,7 @@ def _skills(
 
 def _check_ins(
     rules: Rules,
-    who: Who,
-    intensified: bool,
+    cadence: Cadence,
     now: datetime,
     horizon: timedelta,
     recent: list[Any] | None = None,
@@ -641,7 +642,7 @@ def _check_ins(
     time that day (a form that opens at midnight is announced at 09:00, not at the end of
     quiet hours), or at the next waking hour if that has passed; and a nudge some hours
     before it closes."""
-    entries = schedule.due_from(graduate=who, recent=recent or [], intensified=intensified, now=now)
+    entries = schedule.due_from(cadence=cadence, recent=recent or [], now=now)
     found = []
     for entry in entries:
         if entry["optional"]:
@@ -650,7 +651,7 @@ def _check_ins(
         closes = entry["closes_at"]
         opened = max(
             datetime.combine(entry["due_date"], time(), tzinfo=rules.zone).astimezone(UTC),
-            closes - timedelta(days=schedule.WINDOW_DAYS),
+            closes - timedelta(days=WINDOW_DAYS),
         )
         due = _first_live(rules, opened, now)
         if due < now + horizon:
@@ -762,10 +763,7 @@ def _still_open(
         return all(rules.local(at).date() != day for at in data.practised.get(graduate.id, ()))
     if kind in ("check_in_due", "check_in_nudge"):
         entries = schedule.due_from(
-            graduate=graduate,
-            recent=data.recent.get(graduate.id, []),
-            intensified=graduate.id in data.intensified,
-            now=now,
+            cadence=_cadence(graduate, data), recent=data.recent.get(graduate.id, []), now=now
         )
         return base in {check_in_subject(e["questionnaire"], e["due_date"]) for e in entries}
     return True

@@ -4,7 +4,9 @@ Everything is read as of the end of the week (`period.end`), so a late or repeat
 builds the same content: flags too, those open then with their status and explanation as
 they stood then. Only the flags raised since the week ended, listed apart with their
 evidence, depend on when the summary is built. Substance-use (42 CFR Part 2) content is
-built into its own section, attached only for a therapist whose consent names it.
+built into its own section, attached only for a therapist whose consent names it: the BAM,
+substance-use flags, and the check-in schedule as substance-use flags shaped it
+(`for_reader`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from api.checkins import schedule
+from api.checkins.cadence import INTENSIFYING, REACH, Cadence, midnight
 from api.checkins.models import CheckIn
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import Graduate
@@ -79,6 +81,9 @@ class Facts:
     explained: dict[uuid.UUID, str] = field(default_factory=dict)
     since: list[Flag] = field(default_factory=list)  # raised after the week ended
     cited: dict[str, Any] = field(default_factory=dict)  # their evidence, by check-in id
+    # Watch and step-up flags raised before the week ended (kind, source, raised_at,
+    # resolved_at): month-1 intensity on each day the week's due dates reach.
+    intensity: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Built:
 def load(
     session: Session, graduate_ids: list[uuid.UUID], period: Period, now: datetime | None = None
 ) -> dict[uuid.UUID, Facts]:
-    """At most ten queries for the whole batch, whatever its size; `now` (the build time,
+    """At most eleven queries for the whole batch, whatever its size; `now` (the build time,
     default the week's end) bounds the flags raised since the week ended."""
     # The newest non-Part 2 check-in, found per graduate by a backward walk of the index
     # (a GROUP BY max() would read every row of six months of dailies).
@@ -189,6 +194,15 @@ def load(
         .group_by(GroupAttendance.graduate_id, GroupAttendance.status)
     ):
         facts[graduate_id].group_attendance[status] = count
+    for row in session.execute(
+        select(Flag.graduate_id, Flag.kind, Flag.source, Flag.raised_at, Flag.resolved_at).where(
+            Flag.graduate_id.in_(graduate_ids),
+            Flag.kind.in_(INTENSIFYING),
+            Flag.raised_at < period.end,
+            or_(Flag.resolved_at.is_(None), Flag.resolved_at >= period.start - REACH),
+        )
+    ):
+        facts[row.graduate_id].intensity.append(row)
     _load_flags(session, facts, period, now or period.end)
     return facts
 
@@ -249,9 +263,8 @@ def build(facts: Facts, period: Period) -> Built:
     """One graduate's week, from facts already loaded: no queries."""
     graduate = facts.graduate
     zone = zoneinfo.ZoneInfo(graduate.timezone)
-    graduated_at = schedule.midnight(graduate.graduation_date, zone)
+    graduated_at = midnight(graduate.graduation_date, zone)
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
-    intensified = any(f.kind in ("watch", "step_up") for f in facts.flags)
     mood_flags = [f for f in facts.flags if f.source != "substance_use"]
     mood_week = [row for row in facts.week if not row.part2]
 
@@ -290,6 +303,8 @@ def build(facts: Facts, period: Period) -> Built:
     daily_days = {
         row.answered_at.astimezone(zone).date() for row in mood_week if row.questionnaire == "daily"
     }
+    # Without the Part 2 consent the schedule is as if substance-use flags did not exist.
+    shared = _cadence(facts, part2=False)
     content = {
         "graduate": {
             "id": str(graduate.id),
@@ -301,15 +316,7 @@ def build(facts: Facts, period: Period) -> Built:
         },
         "period": {"start": _iso(period.start), "end": _iso(period.end)},
         "headline": {"text": chosen.text, "rule": chosen.rule},
-        "check_ins": {
-            "forms": _forms(facts, period, ("phq9", "gad7"), intensified),
-            "daily": {
-                "days_completed": len(daily_days),
-                "days": 7,
-                "expected": phase_for(days) == "month1" or intensified,
-            },
-            "month1_intensity": intensified,
-        },
+        "check_ins": _check_ins(facts, period, shared, days, len(daily_days)),
         "scores": {
             instrument: _scores(facts, instrument, baseline[instrument], period)
             for instrument in SCORED
@@ -338,7 +345,12 @@ def build(facts: Facts, period: Period) -> Built:
             _flag_since(f, facts, part2=False) for f in facts.since if f.source != "substance_use"
         ],
     }
-    return Built(graduate, content, _substance_use(facts, period, intensified), chosen)
+    own = _cadence(facts, part2=True)
+    check_ins = _check_ins(facts, period, own, days, len(daily_days))
+    section = _substance_use(
+        facts, period, own, check_ins, changed=check_ins != content["check_ins"]
+    )
+    return Built(graduate, content, section, chosen)
 
 
 def with_substance_use(built: Built, *, consented: bool) -> dict[str, Any]:
@@ -349,15 +361,60 @@ def with_substance_use(built: Built, *, consented: bool) -> dict[str, Any]:
     return {**built.content, "substance_use": built.substance_use}
 
 
-def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str, Any] | None:
+def for_reader(content: dict[str, Any], *, part2: bool) -> dict[str, Any]:
+    """A stored summary as its reader may see it now: under the Part 2 consent, the Part 2
+    section and the check-in schedule every watch and step-up shaped; without it (withdrawn
+    since the build), neither."""
+    section = content.get("substance_use")
+    if section is None:
+        return content
+    if not part2:
+        return {key: value for key, value in content.items() if key != "substance_use"}
+    section = dict(section)
+    check_ins = section.pop("check_ins", content["check_ins"])
+    return {**content, "check_ins": check_ins, "substance_use": section}
+
+
+def _cadence(facts: Facts, *, part2: bool) -> Cadence:
+    graduate = facts.graduate
+    return Cadence.of(
+        graduation_date=graduate.graduation_date,
+        timezone=graduate.timezone,
+        substance_use=graduate.substance_use,
+        flags=facts.intensity,
+        part2=part2,
+    )
+
+
+def _check_ins(
+    facts: Facts, period: Period, cadence: Cadence, days: int, daily_completed: int
+) -> dict[str, Any]:
+    """The week's check-ins on `cadence`: PHQ-9 and GAD-7 due dates, the daily, intensity."""
+    return {
+        "forms": _forms(facts, period, cadence, ("phq9", "gad7")),
+        "daily": {
+            "days_completed": daily_completed,
+            "days": 7,
+            "expected": cadence.daily_expected(days),
+        },
+        "month1_intensity": cadence.intensified(days),
+    }
+
+
+def _substance_use(
+    facts: Facts, period: Period, own: Cadence, check_ins: dict[str, Any], *, changed: bool
+) -> dict[str, Any] | None:
+    """`check_ins`: the schedule on the graduate's own cadence; `changed`: whether it differs
+    from the one without substance-use flags (then it is Part 2 information too)."""
     bam = [row for row in facts.week if row.part2]
     flags = [f for f in facts.flags if f.source == "substance_use"]
     since = [f for f in facts.since if f.source == "substance_use"]
-    if not (facts.graduate.substance_use or bam or flags or since):
+    if not (facts.graduate.substance_use or bam or flags or since or changed):
         return None
     return {
         "notice": PART2_NOTICE,
-        "forms": _forms(facts, period, ("bam",), intensified),
+        "check_ins": check_ins,
+        "forms": _forms(facts, period, own, ("bam",)),
         "bam": [
             {"answered_at": _iso(row.answered_at), **{k: getattr(row, k) for k in BAM_SUBSCALES}}
             for row in bam
@@ -369,36 +426,25 @@ def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str,
 
 
 def _forms(
-    facts: Facts, period: Period, forms: tuple[str, ...], intensified: bool
+    facts: Facts, period: Period, cadence: Cadence, forms: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """Each full form due this week: completed, missed (its window closed) or still open."""
-    graduate = facts.graduate
-    zone = zoneinfo.ZoneInfo(graduate.timezone)
-    first = period.start.astimezone(zone).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    # The local days whose midnight falls in the week: the due dates it can hold.
-    days = []
-    day = first
-    while day <= last:
-        if period.start <= schedule.midnight(day, zone) < period.end:
-            days.append((day, (day - graduate.graduation_date).days))
-        day += timedelta(days=1)
+    first = cadence.day_of(period.start)
+    last = cadence.day_of(period.end - timedelta(microseconds=1))
     found = []
     for form in forms:
-        if form == "bam" and not graduate.substance_use:
-            continue
         answered = [row.answered_at for row in facts.history[form]]
-        for day, index in days:
-            weekly_until = index if intensified else schedule.FULL_FORMS[form]
-            if not schedule.is_due_date(index, weekly_until=weekly_until):
+        for day in cadence.due_dates(form, first, last):
+            # A due date is the week's if its local midnight falls in it.
+            if not period.start <= cadence.midnight(day) < period.end:
                 continue
-            since = schedule.satisfied_from(graduate.graduation_date, index, weekly_until, zone)
-            closes = schedule.midnight(day + timedelta(days=schedule.WINDOW_DAYS), zone)
+            since, closes = cadence.window(form, day)
             if any(since <= at < closes for at in answered):
                 status = "completed"
             else:
                 status = "missed" if closes <= period.end else "open"
-            found.append({"questionnaire": form, "due_date": day.isoformat(), "status": status})
+            due_date = cadence.date_of(day).isoformat()
+            found.append({"questionnaire": form, "due_date": due_date, "status": status})
     return found
 
 

@@ -390,7 +390,7 @@ def get(*, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime)
     row = session.execute(_readable(actor).where(Summary.id == summary_id)).first()
     if row is None:
         raise NotFound(SUMMARY_NOT_FOUND)
-    access.graduate(
+    found = access.graduate(
         session=session,
         actor=actor,
         graduate_id=row.Summary.graduate_id,
@@ -398,9 +398,8 @@ def get(*, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime)
         action="summary.read",
         now=now,
     )
-    content = dict(row.Summary.content)
-    if not row.share_substance_use:
-        content.pop("substance_use", None)  # Part 2 consent withdrawn since: nothing of it
+    # Part 2 consent withdrawn since: nothing of it, the schedule it shaped included.
+    content = builder.for_reader(row.Summary.content, part2=found.sees_substance_use)
     return {**_item(row.Summary, row.display_name), "content": content}
 
 
