@@ -16,6 +16,7 @@ from api.clock import SystemClock
 from api.config import load_settings
 from api.content.loader import load_library
 from api.db import Database
+from api.extensions import bodies
 from api.extensions.smorest import Api
 from api.logs import configure_logging
 from api.runtime import Runtime
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         content=content,
     )
     _install_request_hooks(app)
+    bodies.install(app)  # before the rate limiter's hook: it reads the body too
     _register_api(app)
 
     from api import ratelimit, security

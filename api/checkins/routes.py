@@ -13,6 +13,7 @@ from api.checkins.schemas import (
     CheckIn,
     CheckInCreate,
     CheckInDue,
+    CheckInHeaders,
     CheckInQuery,
     CheckInResult,
     Trend,
@@ -64,17 +65,18 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
 class CheckIns(MethodView):
     @safety_first
     @blp.requires("graduate")
+    @blp.arguments(CheckInHeaders, location="headers")
     @blp.arguments(CheckInCreate)
     @blp.response(201, CheckInResult)
     @blp.alt_response(409, response="CONFLICT")
-    def post(self, body: dict, graduate_id: uuid.UUID):
+    def post(self, headers: dict, body: dict, graduate_id: uuid.UUID):
         """Submit a check-in (Idempotency-Key header optional; answered_at up to 7 days back)."""
         rt = runtime()
         reply, replayed = service.submit(
             session=rt.db.session,
             actor=g.actor,
             graduate_id=graduate_id,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=headers.get("idempotency_key") or None,
             library=rt.content,
             now=rt.clock.now(),
             **body,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
@@ -30,27 +31,42 @@ BODY_LOCATIONS = {"json", "form", "files"}
 
 
 class Schema(ma.Schema):
-    """Every schema refuses unknown fields (no mass assignment) and NUL characters, which
-    PostgreSQL cannot store in text (a 500 otherwise, and never meaningful input)."""
+    """Every schema refuses unknown fields (no mass assignment) and text no database can store
+    (NUL characters, lone UTF-16 surrogates: a 500 otherwise, and never meaningful input),
+    and nesting deeper than any of our bodies has."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.pre_load
-    def refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
-        if _holds_nul(data):
-            raise ma.ValidationError("Text may not contain NUL (\\u0000) characters.")
+    def refuse_unstorable(self, data: Any, **_kwargs: Any) -> Any:
+        problem = _unstorable(data)
+        if problem:
+            raise ma.ValidationError(problem)
         return data
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False
+# Our deepest body (a plan's safety plan) is a few levels; a walk of this depth is cheap.
+MAX_DEPTH = 32
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(data: Any) -> str | None:
+    """What makes a parsed body unstorable, walked without recursion (bodies may be deep)."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "Text may not contain NUL (\\u0000) characters."
+            if LONE_SURROGATE.search(value):
+                return "Text may not contain lone UTF-16 surrogates (\\ud800-\\udfff)."
+        elif isinstance(value, Mapping | list | tuple):
+            if depth >= MAX_DEPTH:
+                return f"The body is nested more than {MAX_DEPTH} levels deep."
+            children = [*value.keys(), *value.values()] if isinstance(value, Mapping) else value
+            pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StrictBoolean(ma.fields.Boolean):
