@@ -10,9 +10,10 @@ from typing import Any, Protocol
 import firebase_admin
 from firebase_admin import auth as firebase_auth
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Conflict, Forbidden, Unauthorized
 from api.graduates.models import Graduate
 from api.programs.models import Membership, Program, Role
 from api.users.models import User
@@ -180,21 +181,36 @@ def _known(session: Session, uid: str) -> list[Any]:
     return rows
 
 
+EMAIL_TAKEN = (
+    "This email address belongs to another account here. Sign in with that account, "
+    "or ask your program's staff for help."
+)
+
+
 def _user_for(*, session: Session, uid: str, email: str, now: datetime) -> User:
-    """Find or create the user; a new or changed verified email claims its invitations."""
+    """Find or create the user by Firebase uid; a new or changed verified email claims its
+    invitations. An email another user holds is a refusal (409), never a takeover: a second
+    Firebase account with someone's address must not inherit their record."""
     user = session.scalar(select(User).where(User.firebase_uid == uid))
-    if user is None:
-        # The same verified email under a new Firebase account (account recreated).
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            user = User(firebase_uid=uid, email=email, created_at=now)
-            session.add(user)
-        else:
-            user.firebase_uid = uid
-    elif user.email == email:
+    if user is not None and user.email == email:
         return user
-    user.email = email
-    session.flush()
+    if session.scalar(select(User.id).where(User.email == email, User.firebase_uid != uid)):
+        raise Conflict(EMAIL_TAKEN)
+    try:
+        with session.begin_nested():
+            if user is None:
+                user = User(firebase_uid=uid, email=email, created_at=now)
+                session.add(user)
+            else:
+                user.email = email
+            session.flush()
+    except IntegrityError:
+        # A concurrent first sign-in won the race. Its error names the other row (an email
+        # in PostgreSQL's DETAIL): decided here, never logged.
+        user = session.scalar(select(User).where(User.firebase_uid == uid))
+        if user is None or user.email != email:
+            raise Conflict(EMAIL_TAKEN) from None
+        return user
     session.execute(
         update(Membership)
         .where(Membership.email == email, Membership.user_id.is_(None))
