@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 
 import firebase_admin
 from firebase_admin import auth as firebase_auth
+from google.auth import exceptions as google_auth_exceptions
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +19,8 @@ from api.errors import Conflict, Forbidden, Unauthorized
 from api.graduates.models import Graduate
 from api.programs.models import Membership, Program, Role
 from api.users.models import User
+
+log = logging.getLogger("api.auth")
 
 # firebase-admin's maximum; emulator tokens get no exp check from it at all.
 CLOCK_SKEW_SECONDS = 60
@@ -88,6 +92,11 @@ class FirebaseTokenVerifier:
             firebase_auth.CertificateFetchError,
         ) as exc:
             raise Unauthorized("The sign-in token is not valid.") from exc
+        except google_auth_exceptions.DefaultCredentialsError as exc:
+            # firebase-admin wants Google credentials before it reads any token: without them
+            # nothing can be verified, and the caller is not signed in (401, not a 500).
+            log.warning("no Google credentials: ID tokens cannot be verified")
+            raise Unauthorized("The sign-in token could not be verified.") from exc
 
 
 def bearer_token(header: str | None) -> str:

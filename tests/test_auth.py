@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from api import devtokens
+from api import create_app, devtokens
+from api.auth import FirebaseTokenVerifier
 from api.config import ConfigError, load_settings
 from api.logs import JsonFormatter
-from tests import factories
+from tests import conftest, factories
 
 PROJECT = "demo-companion"
 ENV_VARS = ("COMPANION_ENV", "DATABASE_URL", "FIREBASE_PROJECT_ID", "FIREBASE_AUTH_EMULATOR_HOST")
@@ -192,6 +194,29 @@ def test_an_email_change_to_a_free_address_follows_the_uid_and_claims_invitation
     me = as_user(new_email, uid=uid).get("/api/v1/me").json
     assert me["email"] == new_email and me["graduate_id"] == str(world.graduate.id)
     assert {"program_id": str(world.program.id), "role": "staff"} in me["memberships"]
+
+
+def test_without_google_credentials_a_bad_token_is_401_not_500(
+    migrated_url, session_clock, monkeypatch
+):
+    """Production's verifier (no emulator) on a machine without Application Default
+    Credentials, where firebase-admin fails before it reads the token."""
+    project = f"prod-{uuid.uuid4().hex[:8]}"
+    app = create_app(
+        conftest.test_config(
+            migrated_url, session_clock, TOKEN_VERIFIER=FirebaseTokenVerifier(project)
+        )
+    )
+    for name in ("FIREBASE_AUTH_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: do not probe a metadata server
+    monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent")  # nor read a gcloud login
+    forged = devtokens.mint(project_id=project, email="x@example.org", now=session_clock.now())
+    try:
+        for token in ("garbage", "a.b.c", forged):
+            assert_error(app.test_client().get("/api/v1/me", headers=bearer(token)), 401)
+    finally:
+        app.extensions["companion"].db.dispose()
 
 
 @pytest.fixture

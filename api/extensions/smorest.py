@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
 from api.auth import authenticate
-from api.errors import Conflict, DomainError, Forbidden, Unavailable
+from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
 
@@ -152,7 +152,7 @@ class Api(flask_smorest.Api):
     def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
         rt = runtime()
         rt.db.session.rollback()
-        if isinstance(error, Forbidden) and error.graduate_id and g.get("actor"):
+        if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
             # The denial itself is part of the audit trail, so it outlives the rollback.
             audit.record(
                 session=rt.db.session,
