@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -193,11 +194,15 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
 
-    def requires(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def requires(
+        self, *roles: str, recheck_account: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Sign-in required (any role if none named); one transaction per request.
 
         A caller holding none of `roles` gets 403: the route is not for them at all.
-        Which records they may touch is decided below, in `api.access`.
+        Which records they may touch is decided below, in `api.access`. Firebase is asked
+        about the account every ACCOUNT_CHECK_SECONDS per user, and at once on routes with
+        `recheck_account` (registering a device).
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -213,6 +218,8 @@ class Blueprint(flask_smorest.Blueprint):
                     now=rt.clock.now(),
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+                    account_check_every=_account_check_every(rt.settings.account_check_seconds),
+                    recheck_account=recheck_account,
                 )
                 if roles and not g.actor.roles & set(roles):
                     raise Forbidden(f"This is for {' or '.join(roles)} accounts only.")
@@ -241,6 +248,10 @@ class Blueprint(flask_smorest.Blueprint):
     def public(self, view: Callable[..., Any]) -> Callable[..., Any]:
         """Documents a route that needs no sign-in."""
         return self.doc(security=[])(view)
+
+
+def _account_check_every(seconds: int) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def _conflict_message(exc: IntegrityError) -> str:
