@@ -61,8 +61,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         content=content,
     )
     _install_request_hooks(app)
-    bodies.install(app)  # before the rate limiter's hook: it reads the body too
-    _register_api(app)
+    _register_api(app)  # its app-wide hooks (the check-in safety screen) run first
+    bodies.install(app)  # then bodies are parsed, before the rate limiter reads them
 
     from api import ratelimit, security
     from api.cli import register_cli

@@ -248,6 +248,23 @@ def test_an_unsafe_check_in_keeps_its_safety_block_whatever_else_is_wrong(as_use
     assert response.json["safety"]["positive"] is True
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [', "extra": ' + "[" * 5000 + "]" * 5000 + "}", ', "extra": }', ","],
+    ids=["5000 deep", "malformed", "truncated"],
+)
+def test_an_unsafe_check_in_too_broken_to_parse_still_gets_its_safety_block(as_user, world, tail):
+    text = json.dumps(DAILY_UNSAFE)[:-1] + tail
+    response = as_user(world.email("graduate")).post(
+        f"/api/v1/graduates/{world.graduate.id}/check-ins",
+        data=text,
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["safety"]["positive"] is True
+    assert response.json["safety"]["resources"]
+
+
 def test_an_idempotency_key_over_200_characters_is_a_422_with_the_safety_block(as_user, world, db):
     caller = as_user(world.email("graduate"))
     url = f"/api/v1/graduates/{world.graduate.id}/check-ins"
