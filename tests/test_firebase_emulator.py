@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import firebase_admin
 import pytest
 from firebase_admin import auth as firebase_auth
 from flask import Flask
@@ -151,7 +152,8 @@ def live(emulator_app: Flask, auth_emulator: str) -> Iterator[Live]:
 class Live:
     def __init__(self, app: Flask, host: str, session: Session, clock: FrozenClock) -> None:
         self.app, self.host, self.session, self.clock = app, host, session, clock
-        self.firebase_app = app.extensions["companion"].verifier._app
+        # The firebase-admin app the verifier made for this project (admin calls go there).
+        self.firebase_app = firebase_admin.get_app(f"companion-{PROJECT}")
 
     def account(self) -> tuple[str, str]:
         """A new verified account in the emulator: (uid, email)."""
