@@ -16,6 +16,7 @@ from api.clock import SystemClock
 from api.config import load_settings
 from api.content.loader import load_library
 from api.db import Database
+from api.extensions import bodies
 from api.extensions.smorest import Api
 from api.logs import configure_logging
 from api.runtime import Runtime
@@ -60,7 +61,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         content=content,
     )
     _install_request_hooks(app)
-    _register_api(app)
+    _register_api(app)  # its app-wide hooks (the check-in safety screen) run first
+    bodies.install(app)  # then bodies are parsed, before the rate limiter reads them
 
     from api import ratelimit, security
     from api.cli import register_cli

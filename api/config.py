@@ -44,6 +44,8 @@ class Settings:
     fcm_credentials: str | None = None  # service-account JSON path; None: application default
     fcm_timeout_seconds: float = 10.0
     database_pool: PoolSettings = field(default_factory=PoolSettings)
+    # How often each user's Firebase account is re-read (disabled? tokens revoked?); 0: never.
+    account_check_seconds: int = 0
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -92,6 +94,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         # Development and tests verify tokens offline by the emulator convention.
         emulator = "127.0.0.1:9099"
 
+    # Production asks Firebase every 5 minutes per user; development and tests have no
+    # Firebase to ask unless they run the emulator and set this.
+    account_check_seconds = int(
+        source.get("ACCOUNT_CHECK_SECONDS") or (300 if env == "production" else 0)
+    )
+    if env == "production" and not 0 < account_check_seconds <= 3600:
+        raise ConfigError("production needs ACCOUNT_CHECK_SECONDS between 1 and 3600")
+
     database_url = source.get("DATABASE_URL") or _default_database_url(env)
     return Settings(
         env=env,
@@ -113,6 +123,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         fcm_base_url=source.get("FCM_BASE_URL") or None,
         fcm_credentials=source.get("FCM_CREDENTIALS") or None,
         fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
+        account_check_seconds=account_check_seconds,
         database_pool=PoolSettings(
             size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
             max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),

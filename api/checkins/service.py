@@ -172,14 +172,8 @@ def one(
     if check_in is None or check_in.graduate_id != graduate_id:
         raise NotFound("No check-in with that id.")
     if check_in.part2 and not found.sees_substance_use:
-        access.graduate(
-            session=session,
-            actor=actor,
-            graduate_id=graduate_id,
-            need=access.Need.SUBSTANCE_USE,
-            action="check_in.read",
-            now=now,
-        )
+        # A 403 would tell a reader without Part 2 consent that substance-use care exists.
+        raise NotFound("No check-in with that id.", graduate_id=graduate_id, action="check_in.read")
     return check_in
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -19,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
 from api.auth import authenticate
-from api.errors import Conflict, DomainError, Forbidden, Unavailable
+from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
 
@@ -30,27 +32,42 @@ BODY_LOCATIONS = {"json", "form", "files"}
 
 
 class Schema(ma.Schema):
-    """Every schema refuses unknown fields (no mass assignment) and NUL characters, which
-    PostgreSQL cannot store in text (a 500 otherwise, and never meaningful input)."""
+    """Every schema refuses unknown fields (no mass assignment) and text no database can store
+    (NUL characters, lone UTF-16 surrogates: a 500 otherwise, and never meaningful input),
+    and nesting deeper than any of our bodies has."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.pre_load
-    def refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
-        if _holds_nul(data):
-            raise ma.ValidationError("Text may not contain NUL (\\u0000) characters.")
+    def refuse_unstorable(self, data: Any, **_kwargs: Any) -> Any:
+        problem = _unstorable(data)
+        if problem:
+            raise ma.ValidationError(problem)
         return data
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False
+# Our deepest body (a plan's safety plan) is a few levels; a walk of this depth is cheap.
+MAX_DEPTH = 32
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(data: Any) -> str | None:
+    """What makes a parsed body unstorable, walked without recursion (bodies may be deep)."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "Text may not contain NUL (\\u0000) characters."
+            if LONE_SURROGATE.search(value):
+                return "Text may not contain lone UTF-16 surrogates (\\ud800-\\udfff)."
+        elif isinstance(value, Mapping | list | tuple):
+            if depth >= MAX_DEPTH:
+                return f"The body is nested more than {MAX_DEPTH} levels deep."
+            children = [*value.keys(), *value.values()] if isinstance(value, Mapping) else value
+            pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StrictBoolean(ma.fields.Boolean):
@@ -136,7 +153,7 @@ class Api(flask_smorest.Api):
     def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
         rt = runtime()
         rt.db.session.rollback()
-        if isinstance(error, Forbidden) and error.graduate_id and g.get("actor"):
+        if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
             # The denial itself is part of the audit trail, so it outlives the rollback.
             audit.record(
                 session=rt.db.session,
@@ -177,11 +194,15 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
 
-    def requires(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def requires(
+        self, *roles: str, recheck_account: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Sign-in required (any role if none named); one transaction per request.
 
         A caller holding none of `roles` gets 403: the route is not for them at all.
-        Which records they may touch is decided below, in `api.access`.
+        Which records they may touch is decided below, in `api.access`. Firebase is asked
+        about the account every ACCOUNT_CHECK_SECONDS per user, and at once on routes with
+        `recheck_account` (registering a device).
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -197,6 +218,8 @@ class Blueprint(flask_smorest.Blueprint):
                     now=rt.clock.now(),
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+                    account_check_every=_account_check_every(rt.settings.account_check_seconds),
+                    recheck_account=recheck_account,
                 )
                 # Any request is app activity, refused ones included (DOMAIN.md rule 4), so
                 # it is committed now, not with a request that may yet fail and roll back.
@@ -227,6 +250,10 @@ class Blueprint(flask_smorest.Blueprint):
     def public(self, view: Callable[..., Any]) -> Callable[..., Any]:
         """Documents a route that needs no sign-in."""
         return self.doc(security=[])(view)
+
+
+def _account_check_every(seconds: int) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def _conflict_message(exc: IntegrityError) -> str:

@@ -17,7 +17,7 @@ blp = Blueprint(
 
 @blp.route("/devices")
 class Devices(MethodView):
-    @blp.requires()
+    @blp.requires(recheck_account=True)
     @blp.arguments(DeviceCreate)
     @blp.response(201, DeviceOut)
     def post(self, body: dict):
