@@ -185,6 +185,32 @@ def on_care_team(session: Session, *, user_id: uuid.UUID, graduate_id: uuid.UUID
     )
 
 
+def flag_readers(session: Session, *, graduate: Graduate, substance_use: bool) -> list[uuid.UUID]:
+    """The therapists who may read this graduate's flags, as `graduate()` decides for
+    Need.CLINICAL (Need.SUBSTANCE_USE when `substance_use`): a therapist of the program, on
+    the care team, with the graduate's consent. Staff read every flag of their program."""
+    consent = Consent.share_substance_use if substance_use else Consent.share_check_ins
+    return list(
+        session.scalars(
+            select(Membership.user_id)
+            .join(CareTeamMember, CareTeamMember.membership_id == Membership.id)
+            .join(
+                Consent,
+                (Consent.graduate_id == CareTeamMember.graduate_id)
+                & (Consent.therapist_user_id == Membership.user_id),
+            )
+            .where(
+                CareTeamMember.graduate_id == graduate.id,
+                Membership.program_id == graduate.program_id,
+                Membership.role == Role.THERAPIST,
+                Consent.share_check_ins.is_(True),
+                consent.is_(True),
+            )
+            .distinct()
+        )
+    )
+
+
 def _denied(record: Graduate, action: str, message: str) -> Forbidden:
     return Forbidden(message, graduate_id=record.id, action=action)
 
