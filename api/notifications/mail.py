@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from typing import IO, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -54,7 +54,9 @@ def message(email: Email, sender: str) -> EmailMessage:
     built["From"] = sender
     built["To"] = email.to
     built["Subject"] = email.subject
-    built["Message-ID"] = make_msgid(idstring=email.notification_id.hex)
+    # Our own domain, not this machine's name.
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "companion.invalid"
+    built["Message-ID"] = make_msgid(idstring=email.notification_id.hex, domain=domain)
     built["Auto-Submitted"] = "auto-generated"
     built.set_content(email.body)
     return built

@@ -5,8 +5,8 @@ person is being treated for, a score, a questionnaire, a medication, or the prog
 name. Callers cannot pass their own text: the kind picks it from here.
 
 An email (the `_email` kinds, a clinician's second channel) says the same generic words
-and adds a sign-in link to the console: to the flag by its opaque id, or to the summaries.
-No graduate's name, score, answer or anything Part 2 is ever in it.
+and adds a sign-in link to the console: to what it is about by an opaque id, or to the
+summaries. No graduate's name, score, answer or anything Part 2 is ever in it.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Where an email's sign-in link goes in the console; `{link}` is the row's opaque id.
-EMAIL_LINKS = {"alert_email": "/flags/{link}", "summary_ready_email": "/summaries"}
+# Where an email's sign-in link goes in the console; `{link}` is the row's opaque id (for
+# an alert, the flag's id: the console signs the person in, then opens what it names).
+EMAIL_LINKS = {"alert_email": "/open/{link}", "summary_ready_email": "/summaries"}
 
 
 def email_body(kind: str, link: str | None, console_url: str) -> str:
