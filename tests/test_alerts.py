@@ -421,7 +421,7 @@ def test_an_alert_email_goes_through_smtp_and_holds_no_health_data(
     handler.messages.clear()
     therapist = as_user(world.therapist_consent.email)
     monkeypatch.setattr(
-        "api.notifications.mail.build_email_sender", lambda settings: _smtp_sender(port, tls)
+        "api.notifications.mail.configured_sender", lambda settings: _smtp_sender(port, tls)
     )
     address = "therapist.alerts@example.org"
     assert therapist.put("/api/v1/me/email-channel", json={"email": address}).status_code == 200

@@ -56,10 +56,13 @@ def mine(*, session: Session, actor: Actor) -> EmailChannel:
 
 
 def set_address(
-    *, session: Session, actor: Actor, email: str, sender: EmailSender, now: datetime
+    *, session: Session, actor: Actor, email: str, sender: EmailSender | None, now: datetime
 ) -> EmailChannel:
     """Add or change the address; a new one is unverified until its code comes back. The
-    same, already verified address again changes nothing."""
+    same, already verified address again changes nothing. `sender` None: this deployment
+    has no email set up."""
+    if sender is None:
+        raise Unavailable("Email is not set up on this service yet; ask your administrator.")
     email = email.strip().lower()
     channel = session.scalar(select(EmailChannel).where(EmailChannel.user_id == actor.user_id))
     if channel is not None and channel.email == email and channel.verified_at is not None:

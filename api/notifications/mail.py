@@ -178,13 +178,20 @@ def _code(error: BaseException) -> str:
 
 
 def build_email_sender(settings: Settings) -> EmailSender:
-    """SMTP when SMTP_URL is set; otherwise the console, which production refuses."""
+    """SMTP when SMTP_URL is set; otherwise the console, which production refuses (a
+    dispatcher will not start without it)."""
+    sender = configured_sender(settings)
+    if sender is None:
+        raise ConfigError("production sends email through SMTP: set SMTP_URL")
+    return sender
+
+
+def configured_sender(settings: Settings) -> EmailSender | None:
+    """The same, or None in production without SMTP_URL (a request says so, not a 500)."""
     if settings.smtp_url:
         return SmtpSender(
             url=settings.smtp_url,
             sender=settings.email_from,
             require_tls=settings.env != "development",
         )
-    if settings.env == "production":
-        raise ConfigError("production sends email through SMTP: set SMTP_URL")
-    return ConsoleEmailSender()
+    return None if settings.env == "production" else ConsoleEmailSender()

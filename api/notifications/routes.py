@@ -119,7 +119,7 @@ class MyEmailChannel(MethodView):
             session=rt.db.session,
             actor=g.actor,
             email=body["email"],
-            sender=mail.build_email_sender(rt.settings),
+            sender=mail.configured_sender(rt.settings),
             now=rt.clock.now(),
         )
 
