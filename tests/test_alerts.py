@@ -491,3 +491,22 @@ def test_a_wrong_code_counts_and_a_removed_channel_gets_nothing(
     report = deliver()
     assert report.cancelled == 1 and report.emailed == 0
     assert staff.get("/api/v1/me/email-channel").status_code == 404
+
+
+def test_email_senders_by_mode(monkeypatch):
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    from api.config import ConfigError, load_settings
+    from api.notifications import mail
+
+    production = {"COMPANION_ENV": "production", "DATABASE_URL": "postgresql://db/x"}
+    production["FIREBASE_PROJECT_ID"] = "p"
+    assert mail.configured_sender(load_settings(production)) is None  # the route says 503
+    with pytest.raises(ConfigError):
+        mail.build_email_sender(load_settings(production))  # a dispatcher will not start
+    smtp = mail.build_email_sender(load_settings({**production, "SMTP_URL": "smtp://h:587"}))
+    assert isinstance(smtp, SmtpSender) and smtp.require_tls
+    development = load_settings({"COMPANION_ENV": "development", "SMTP_URL": "smtp://h:25"})
+    assert not mail.build_email_sender(development).require_tls
+    assert isinstance(
+        mail.build_email_sender(load_settings({"COMPANION_ENV": "test"})), mail.ConsoleEmailSender
+    )
