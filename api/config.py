@@ -43,6 +43,11 @@ class Settings:
     fcm_base_url: str | None = None  # tests and benchmarks point this at a local fake
     fcm_credentials: str | None = None  # service-account JSON path; None: application default
     fcm_timeout_seconds: float = 10.0
+    # Email, a clinician's second channel (api/notifications/mail.py): the console prints
+    # in development and tests; production sends through SMTP_URL, STARTTLS required.
+    smtp_url: str | None = None
+    email_from: str = "Continuing care <no-reply@companion.invalid>"
+    console_url: str = "http://localhost:5173"  # the sign-in link in every email
     database_pool: PoolSettings = field(default_factory=PoolSettings)
     # How often each user's Firebase account is re-read (disabled? tokens revoked?); 0: never.
     account_check_seconds: int = 0
@@ -124,6 +129,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         fcm_credentials=source.get("FCM_CREDENTIALS") or None,
         fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
         account_check_seconds=account_check_seconds,
+        smtp_url=source.get("SMTP_URL") or None,
+        email_from=str(source.get("EMAIL_FROM") or Settings.email_from),
+        console_url=str(source.get("CONSOLE_URL") or Settings.console_url),
         database_pool=PoolSettings(
             size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
             max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),

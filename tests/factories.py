@@ -107,6 +107,20 @@ def consent(
     return record
 
 
+def device(session: Session, user_id: uuid.UUID, token: str | None = None) -> Device:
+    """A phone registered for pushes."""
+    record = Device(
+        user_id=user_id,
+        token=token or f"tok-{uuid.uuid4().hex}",
+        platform="android",
+        created_at=NOW,
+        last_seen_at=NOW,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
 def reminder_crowd(
     session: Session, count: int, now: datetime
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -19,6 +19,8 @@ from api.programs.models import Program, default_crisis_lines
 
 log = logging.getLogger("api.safety")
 CARE_TEAM_TOLD = " We have also let your care team know, but they may not see it right away."
+# Said only when no alert could reach anyone (api.flags.alerts): the crisis lines are the way.
+NOT_TOLD = " We could not reach your care team just now, so please use the crisis lines."
 
 MESSAGE = (
     "Thank you for telling us. Please use your safety plan now and reach out to someone. "
@@ -47,7 +49,9 @@ def block(
             )
     return {
         "positive": positive,
-        "message": (MESSAGE + (CARE_TEAM_TOLD if care_team_told else "")) if positive else None,
+        "message": (MESSAGE + (CARE_TEAM_TOLD if care_team_told else NOT_TOLD))
+        if positive
+        else None,
         "resources": [_resource(line) for line in resources],
         "safety_plan": safety_plan if positive else None,
     }

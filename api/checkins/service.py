@@ -18,6 +18,7 @@ from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
 from api.db import upsert
 from api.errors import Conflict, Invalid, NotFound
+from api.flags import alerts
 from api.flags import service as flags
 from api.flags.rules import Point
 from api.reminders import completion as reminders
@@ -115,7 +116,7 @@ def submit(
             session=session,
             graduate_id=graduate_id,
             positive=scored.safety_positive,
-            care_team_told=any(flag.kind == "urgent" for flag in raised),
+            care_team_told=alerts.told(raised),
         ),
     }
     if idempotency_key is not None and not _claim_key(

@@ -27,6 +27,7 @@ from api.errors import Invalid, NotFound
 from api.flags import rules as flag_rules
 from api.flags.models import Flag
 from api.graduates.models import Graduate
+from api.notifications import channels
 from api.notifications.service import Planned, enqueue
 from api.summaries import builder
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
@@ -302,8 +303,9 @@ def _build_batch(
 
 
 def notices_due(*, session: Session, now: datetime) -> list[Planned]:
-    """A "your summary is ready" push per therapist-week that built any, handed over once.
-    Its words come from the kind: no graduate's name, nothing clinical."""
+    """A "your summary is ready" push per therapist-week that built any, handed over once,
+    and an email to a therapist with a verified email channel. Its words come from the
+    kind: no graduate's name, nothing clinical."""
     runs = list(
         session.scalars(
             select(SummaryRun)
@@ -314,15 +316,18 @@ def notices_due(*, session: Session, now: datetime) -> list[Planned]:
     )
     for run in runs:
         run.noticed_at = now
+    by_email = channels.verified(session, {run.therapist_user_id for run in runs})
     return [
         Planned(
             run.therapist_user_id,
-            "summary_ready",
+            kind,
             f"summaries:{run.week_of.isoformat()}",
             now,
             link="summaries",
         )
         for run in runs
+        for kind in ("summary_ready", "summary_ready_email")
+        if kind == "summary_ready" or run.therapist_user_id in by_email
     ]
 
 
