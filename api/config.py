@@ -44,6 +44,9 @@ class Settings:
     fcm_credentials: str | None = None  # service-account JSON path; None: application default
     fcm_timeout_seconds: float = 10.0
     database_pool: PoolSettings = field(default_factory=PoolSettings)
+    # The console's Firebase web sign-in (public values, not secrets); unset: no web sign-in.
+    firebase_web_api_key: str | None = None
+    firebase_auth_domain: str | None = None
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -113,6 +116,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         fcm_base_url=source.get("FCM_BASE_URL") or None,
         fcm_credentials=source.get("FCM_CREDENTIALS") or None,
         fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
+        firebase_web_api_key=source.get("FIREBASE_WEB_API_KEY") or None,
+        firebase_auth_domain=source.get("FIREBASE_AUTH_DOMAIN") or None,
         database_pool=PoolSettings(
             size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
             max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),

@@ -26,14 +26,24 @@ border:1px solid #999;padding:.6em;background:#fafafa}svg{max-width:100%;height:
 
 
 def render(view: dict[str, Any], library: ContentLibrary) -> str:
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>Weekly summary: {escape(view['display_name'])}</title>",
+            f"<style>{STYLE}</style></head><body>",
+            f"<h1>{escape(view['display_name'])}</h1>",
+            fragment(view, library),
+            "</body></html>",
+        ]
+    )
+
+
+def fragment(view: dict[str, Any], library: ContentLibrary) -> str:
+    """Everything below the name: the console puts it in its own page, under its own CSS."""
     content = view["content"]
     person = content["graduate"]
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Weekly summary: {escape(view['display_name'])}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>{escape(view['display_name'])}</h1>",
         f'<p class="muted">Week {_day(content["period"]["start"])} to '
         f"{_day(content['period']['end'])} · day {person['days_since_graduation']} after "
         f"graduation ({escape(person['phase'])})</p>",
@@ -56,7 +66,7 @@ def render(view: dict[str, Any], library: ContentLibrary) -> str:
     ]
     if "substance_use" in content:
         parts += _substance_use(content["substance_use"])
-    parts.append(f'<p class="muted">Built {_day(view["built_at"].isoformat())}.</p></body></html>')
+    parts.append(f'<p class="muted">Built {_day(view["built_at"].isoformat())}.</p>')
     return "\n".join(parts)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -466,6 +466,19 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
         )
     ):
         latest[row.graduate_id][row.questionnaire] = {"score": row.score, "band": row.band}
+    last_check_in = dict(
+        session.execute(
+            select(CheckIn.graduate_id, func.max(CheckIn.answered_at))
+            .where(
+                CheckIn.graduate_id.in_(ids),
+                or_(
+                    CheckIn.part2.is_(False),
+                    CheckIn.graduate_id.in_([g for g, part2 in pairs.items() if part2]),
+                ),
+            )
+            .group_by(CheckIn.graduate_id)
+        ).all()
+    )
     newest = {}
     for row in session.execute(_readable(actor).order_by(Summary.week_of, Summary.built_at)):
         newest[row.Summary.graduate_id] = row.Summary
@@ -501,6 +514,13 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
                     "gad7": latest[graduate_id].get("gad7"),
                     "latest_summary_id": summary.id if summary else None,
                     "headline": summary.headline if summary else None,
+                    # What the console's caseload shows beside the API's fields.
+                    "graduation_date": graduate.graduation_date,
+                    "timezone": graduate.timezone,
+                    "baseline_phq9": graduate.baseline_phq9,
+                    "baseline_gad7": graduate.baseline_gad7,
+                    "last_check_in_at": last_check_in.get(graduate_id),
+                    "flags_by_kind": Counter(flag.kind for flag in flags[graduate_id]),
                 },
             )
         )
