@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -18,6 +18,7 @@ from api.audit.models import AuditEvent
 from api.flags.models import Flag, FlagEvent
 from api.plans.models import Plan
 from api.programs.models import Role
+from jobs.scheduler import run_job
 from tests import factories
 from tests.conftest import test_config as app_config
 from tests.test_flags import Story, bam, gad7, phq9
@@ -480,3 +481,31 @@ def test_each_page_makes_a_bounded_number_of_statements_for_a_caseload_of_200(ap
         real = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
         assert len(real) <= 10, (url, len(real))
     assert "Graduate 199" in client.get("/console/caseload").get_data(as_text=True)
+
+
+# --- summaries ------------------------------------------------------------------------------
+
+
+def test_the_summary_inbox_and_printable_page_speak_plain_words(client, story, app, clock, as_user):
+    therapist = as_user(story.emails["therapist"])
+    added = therapist.post(
+        f"/api/v1/graduates/{story.graduate_id}/plan/skills",
+        json={"skill_id": "cbt-thought-record", "target_per_week": 3},
+    )
+    assert added.status_code == 201, added.json
+    story.check_in("phq9", phq9(12, item9=1))
+    clock.set(datetime(2026, 11, 9, 15, tzinfo=UTC))  # Monday after: the weekly summary
+    run_job(app, "summaries.weekly")
+
+    sign_in(client, story.emails["therapist"])
+    inbox = client.get("/console/summaries").get_data(as_text=True)
+    [link] = re.findall(r'href="(/console/summaries/[0-9a-f-]+)"', inbox)
+    assert "Unread" in inbox
+    page = client.get(link)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<style" not in html
+    assert "Thought record" in html and "Cbt thought record" not in html
+    assert "(month 1)" in html and "month1" not in html
+    assert ">Urgent<" in html and ">urgent<" not in html
+    assert "<svg" in html
+    assert "Unread" not in client.get("/console/summaries").get_data(as_text=True)

@@ -20,7 +20,15 @@ def trend_svg(trend: dict[str, Any], library: ContentLibrary, zone: str) -> dict
     discharge baseline (dashed) and each band's lower edge, labelled."""
     instrument = trend["instrument"]
     name = text.label(text.FORMS, instrument)
-    points = [p for p in trend["points"] if p["score"] is not None]
+    # The BAM has no total: its chart follows the use subscale (days of use in the week).
+    series = "use" if instrument == "bam" else None
+    if series:
+        name = f"{name}: {series}"
+    points = [
+        {**p, "score": (p["subscales"] or {}).get(series) if series else p["score"]}
+        for p in trend["points"]
+    ]
+    points = [p for p in points if p["score"] is not None]
     top = max([band["max"] for band in trend["bands"]] + [p["score"] for p in points] + [1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 

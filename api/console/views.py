@@ -73,6 +73,8 @@ def _secure() -> bool:
 @blp.after_request
 def _headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = current_app.extensions["console_csp"]
+    # Browsers send a real Origin on our own form posts, and nothing to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "no-store"  # health data stays off shared caches
     return response
@@ -138,8 +140,9 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _same_origin_post(secret: str | None) -> bool:
+    """The form's token, and no other site's Origin ("null" says nothing: the token decides)."""
     origin = request.headers.get("Origin")
-    if origin and origin != request.host_url.rstrip("/"):
+    if origin and origin != "null" and origin != request.host_url.rstrip("/"):
         return False
     return sessions.csrf_ok(secret, request.form.get("csrf_token"))
 
@@ -218,10 +221,7 @@ def sign_in() -> Response:
 
 
 def _pre_session_csrf_ok() -> bool:
-    origin = request.headers.get("Origin")
-    if origin and origin != request.host_url.rstrip("/"):
-        return False
-    return sessions.csrf_ok(request.cookies.get(CSRF_COOKIE), request.form.get("csrf_token"))
+    return _same_origin_post(request.cookies.get(CSRF_COOKIE))
 
 
 def _begin(id_token: str) -> Response:
