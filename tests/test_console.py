@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import uuid
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy import event, func, select
 from api import create_app, devtokens
 from api.audit.models import AuditEvent
 from api.flags.models import Flag, FlagEvent
+from api.notifications import dispatch
 from api.plans.models import Plan
 from api.programs.models import Role
 from jobs.scheduler import run_job
@@ -474,6 +476,7 @@ def test_each_page_makes_a_bounded_number_of_statements_for_a_caseload_of_200(ap
         f"/console/graduates/{graduates[0].id}",
         f"/console/graduates/{graduates[0].id}/plan",
         "/console/summaries",
+        "/console/inbox",
     ):
         with counted(app) as statements:
             page = client.get(url)
@@ -532,3 +535,20 @@ def test_the_demo_data_gives_every_screen_something_to_show(app, client, db):
     assert "Sertraline" in client.get(f"{graduate}/plan").get_data(as_text=True).title()
     summaries = client.get("/console/summaries").get_data(as_text=True)
     assert "Maya: Worsening" in summaries
+
+
+def test_escalations_reach_the_inbox_with_a_badge_and_can_be_marked_read(client, story, app, clock):
+    story.check_in("phq9", phq9(9, item9=1))  # urgent, nobody acknowledges it
+    clock.advance(hours=2)
+    run_job(app, "flags.escalate")  # to the program's on-call staff
+    dispatch.for_app(app, name="console-test", rng=random.Random(1)).drain()
+    sign_in(client, story.emails["staff"])
+
+    caseload = client.get("/console/caseload").get_data(as_text=True)
+    assert re.search(r'Inbox <span class="badge">1<span class="visually-hidden"> unread', caseload)
+    inbox = client.get("/console/inbox").get_data(as_text=True)
+    flag_id = story.flags("staff")[0]["id"]
+    assert "Needs your attention" in inbox and f'href="/console/flags/{flag_id}"' in inbox
+    [action] = re.findall(r'action="(/console/inbox/[0-9a-f-]+/read)"', inbox)
+    assert post_form(client, "/console/inbox", action).status_code == 303
+    assert 'class="badge"' not in client.get("/console/caseload").get_data(as_text=True)

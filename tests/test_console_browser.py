@@ -202,6 +202,10 @@ def test_a_therapist_works_a_flag_reads_trends_and_a_summary_then_signs_out(
     assert page.locator("article.summary svg").count() == 1
     check(page, "summary")
 
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    page.wait_for_url(re.compile(r"/console/inbox$"))
+    check(page, "inbox")
+
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/console/sign-in"))
     assert "You are signed out." in page.locator("main").inner_text()

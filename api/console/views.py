@@ -22,7 +22,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api import access
@@ -37,6 +37,8 @@ from api.extensions.smorest import roll_back_and_record_denial
 from api.flags import service as flags
 from api.graduates.models import Graduate
 from api.graduates.service import known_timezones
+from api.notifications import service as notifications
+from api.notifications.models import Notification
 from api.plans import appointments, skills
 from api.plans import service as plans
 from api.plans.routes import _content as plan_catalogue
@@ -307,6 +309,7 @@ def caseload() -> str:
     rt = runtime()
     now = rt.clock.now()
     rows = summaries.caseload(session=rt.db.session, actor=g.actor, now=now)
+    g.unread = _unread()
     for row in rows:
         row["days_since"] = text.days_since(row["graduation_date"], row["timezone"], now)
         row["phase"] = text.phase(row["days_since"])
@@ -336,6 +339,7 @@ def _names(session: Any, graduate_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def flag_queue() -> str:
     rt = runtime()
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    g.unread = _unread()
     found, total = flags.page_for(
         session=rt.db.session,
         actor=g.actor,
@@ -587,6 +591,55 @@ def edit_step_down(graduate_id: uuid.UUID) -> Response:
     return redirect(url_for(".plan_page", graduate_id=graduate_id, done="saved"), 303)
 
 
+# --- the inbox: escalations and notices sent to me ----------------------------------------
+
+
+def _unread() -> int:
+    """The badge: what reached me by now and is unread (list pages only, to keep a record
+    page's statements within budget)."""
+    rt = runtime()
+    pending = notifications.inbox(user_id=g.actor.user_id, now=rt.clock.now()).where(
+        Notification.read_at.is_(None)
+    )
+    count = select(func.count()).select_from(pending.order_by(None).subquery())
+    return int(rt.db.session.scalar(count) or 0)
+
+
+@blp.app_context_processor
+def _badge() -> dict[str, Any]:
+    return {"unread": g.get("unread")}
+
+
+@blp.get("/inbox")
+@signed_in
+def inbox() -> str:
+    rt = runtime()
+    items = list(
+        rt.db.session.scalars(
+            notifications.inbox(user_id=g.actor.user_id, now=rt.clock.now()).limit(PAGE_SIZE)
+        )
+    )
+    g.unread = sum(1 for item in items if item.read_at is None)
+    return render_template(
+        "console/inbox.html",
+        items=items,
+        names=_names(rt.db.session, {i.graduate_id for i in items if i.graduate_id}),
+    )
+
+
+@blp.post("/inbox/<uuid:notification_id>/read")
+@signed_in
+def inbox_read(notification_id: uuid.UUID) -> Response:
+    rt = runtime()
+    notifications.mark_read(
+        session=rt.db.session,
+        actor=g.actor,
+        notification_id=notification_id,
+        now=rt.clock.now(),
+    )
+    return redirect(url_for(".inbox"), 303)
+
+
 # --- summaries ----------------------------------------------------------------------------
 
 
@@ -595,6 +648,7 @@ def edit_step_down(graduate_id: uuid.UUID) -> Response:
 def summary_inbox() -> str:
     rt = runtime()
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    g.unread = _unread()
     items, total = summaries.page_for(
         session=rt.db.session,
         actor=g.actor,
