@@ -552,3 +552,41 @@ def test_escalations_reach_the_inbox_with_a_badge_and_can_be_marked_read(client,
     [action] = re.findall(r'action="(/console/inbox/[0-9a-f-]+/read)"', inbox)
     assert post_form(client, "/console/inbox", action).status_code == 303
     assert 'class="badge"' not in client.get("/console/caseload").get_data(as_text=True)
+
+
+def test_a_summary_is_as_of_the_weeks_end_and_rebuilds_when_late_check_ins_arrive(
+    client, story, app, clock, db
+):
+    clock.set(datetime(2026, 11, 24, 18, tzinfo=UTC))
+    story.check_in("phq9", phq9(7))
+    # After the week ended (Monday 08:00 Chicago, 14:00Z) and before the build: a step-up.
+    clock.set(datetime(2026, 11, 30, 14, 30, tzinfo=UTC))
+    story.check_in("phq9", phq9(21))
+    clock.set(datetime(2026, 11, 30, 15, tzinfo=UTC))
+    run_job(app, "summaries.weekly")
+    sign_in(client, story.emails["therapist"])
+    [link] = re.findall(
+        r'href="(/console/summaries/[0-9a-f-]+)"', client.get("/console/summaries").get_data(True)
+    )
+    page = client.get(link).get_data(as_text=True)
+    assert "Step-up review" not in page and "21" not in page  # next week's news
+    assert ">Rebuild</button>" not in page
+
+    # A phone that was offline sends Saturday's PHQ-9 on Monday afternoon.
+    clock.set(datetime(2026, 11, 30, 16, tzinfo=UTC))
+    late = story.as_user(story.email).post(
+        f"/api/v1/graduates/{story.graduate_id}/check-ins",
+        json={
+            "questionnaire": "phq9",
+            "answers": phq9(12),
+            "answered_at": "2026-11-28T18:00:00+00:00",
+        },
+    )
+    assert late.status_code == 201, late.json
+    page = client.get(link).get_data(as_text=True)
+    assert ">Rebuild</button>" in page
+    rebuilt = post_form(client, link, f"{link}/rebuild")
+    assert rebuilt.status_code == 303
+    page = client.get(rebuilt.headers["Location"]).get_data(as_text=True)
+    assert "Rebuilt with everything known now" in page and "12 (moderate)" in page
+    assert ">Rebuild</button>" not in page and "Step-up review" not in page

@@ -676,4 +676,16 @@ def summary_page(summary_id: uuid.UUID) -> str:
         "console/summary.html",
         summary=found,
         body=summary_html.fragment(found, rt.content),
+        newer=summaries.newer_data(session=rt.db.session, summary_id=summary_id),
+        done=request.args.get("done"),
     )
+
+
+@blp.post("/summaries/<uuid:summary_id>/rebuild")
+@signed_in
+def summary_rebuild(summary_id: uuid.UUID) -> Response:
+    rt = runtime()
+    summaries.rebuild(
+        session=rt.db.session, actor=g.actor, summary_id=summary_id, now=rt.clock.now()
+    )
+    return redirect(url_for(".summary_page", summary_id=summary_id, done="rebuilt"), 303)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
@@ -180,9 +180,15 @@ def load(session: Session, graduate_ids: list[uuid.UUID], period: Period) -> dic
         .group_by(GroupAttendance.graduate_id, GroupAttendance.status)
     ):
         facts[graduate_id].group_attendance[status] = count
+    # Flags as they stood when the week ended, like everything else: raised by then and not
+    # yet resolved then (a flag raised later, from later check-ins, is next week's news).
     for flag in session.scalars(
         select(Flag)
-        .where(Flag.graduate_id.in_(graduate_ids), Flag.status.in_(OPEN))
+        .where(
+            Flag.graduate_id.in_(graduate_ids),
+            Flag.raised_at < period.end,
+            or_(Flag.status.in_(OPEN), Flag.resolved_at >= period.end),
+        )
         .order_by(Flag.raised_at)
     ):
         facts[flag.graduate_id].flags.append(flag)
@@ -277,7 +283,7 @@ def build(facts: Facts, period: Period) -> Built:
             status: facts.group_attendance.get(status, 0)
             for status in ("present", "absent", "excused")
         },
-        "flags": [_flag(f) for f in mood_flags],
+        "flags": [_flag(f, period.end) for f in mood_flags],
     }
     return Built(graduate, content, _substance_use(facts, period, intensified), chosen)
 
@@ -303,7 +309,7 @@ def _substance_use(facts: Facts, period: Period, intensified: bool) -> dict[str,
             for row in bam
             if row.questionnaire == "bam"
         ],
-        "flags": [_flag(f) for f in flags],
+        "flags": [_flag(f, period.end) for f in flags],
     }
 
 
@@ -362,15 +368,19 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
     }
 
 
-def _flag(flag: Flag) -> dict[str, Any]:
+def _flag(flag: Flag, end: datetime) -> dict[str, Any]:
+    """The flag as it stood at `end` (the week's end), whatever happened to it since."""
+    acknowledged = _aware(flag.acknowledged_at)
+    acknowledged = acknowledged if acknowledged is not None and acknowledged < end else None
+    escalated = _aware(flag.escalated_at)
     return {
         "id": str(flag.id),
         "kind": flag.kind,
-        "status": flag.status,
+        "status": "acknowledged" if acknowledged else "open",
         "explanation": flag.explanation,
         "raised_at": _iso(flag.raised_at),
-        "acknowledged_at": _iso(flag.acknowledged_at) if flag.acknowledged_at else None,
-        "escalated": flag.escalated_at is not None,
+        "acknowledged_at": _iso(acknowledged) if acknowledged else None,
+        "escalated": escalated is not None and escalated < end,
     }
 
 

@@ -12,7 +12,7 @@ import uuid
 import zoneinfo
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
@@ -413,6 +413,40 @@ def mark_read(
         summary.read_at = now
         found["read_at"] = now
     return found
+
+
+def newer_data(*, session: Session, summary_id: uuid.UUID) -> bool:
+    """Whether a check-in of the summary's week arrived after it was built (phones submit up
+    to 7 days late): then a rebuild would say more. Call after `get` has checked access."""
+    summary = session.get_one(Summary, summary_id)
+    late = select(CheckIn.id).where(
+        CheckIn.graduate_id == summary.graduate_id,
+        CheckIn.answered_at >= summary.period_start,
+        CheckIn.answered_at < summary.period_end,
+        CheckIn.submitted_at > summary.built_at,
+    )
+    return session.scalar(late.limit(1)) is not None
+
+
+def rebuild(
+    *, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """Build the summary's week again from what is known now (still as of the week's end),
+    for its therapist; the read mark stays. Audited as a read."""
+    get(session=session, actor=actor, summary_id=summary_id, now=now)
+    row = session.execute(_readable(actor).where(Summary.id == summary_id)).one()
+    summary = row.Summary
+    period = builder.Period(_utc(summary.period_start), _utc(summary.period_end))
+    facts = builder.load(session, [summary.graduate_id], period)
+    built = builder.build(facts[summary.graduate_id], period)
+    summary.content = builder.with_substance_use(built, consented=bool(row.share_substance_use))
+    summary.headline, summary.headline_rule = built.headline.text, built.headline.rule
+    summary.built_at = now
+    return {**_item(summary, row.display_name), "content": summary.content}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _item(summary: Summary, display_name: str) -> dict[str, Any]:
