@@ -1,7 +1,8 @@
 """Security headers on every response and CORS for the clinician console's origins only.
 
-The phone app is not a browser and needs no CORS; the console is, and it sends a bearer
-token (never cookies), so credentials are not allowed and only listed origins get an answer.
+The phone app is not a browser and needs no CORS. The built-in console (/console/) is
+same-origin and needs none either; a console hosted elsewhere sends a bearer token (never
+cookies), so credentials are not allowed and only listed origins get an answer.
 """
 
 from __future__ import annotations

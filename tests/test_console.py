@@ -569,7 +569,7 @@ def test_a_summary_is_as_of_the_weeks_end_and_rebuilds_when_late_check_ins_arriv
         r'href="(/console/summaries/[0-9a-f-]+)"', client.get("/console/summaries").get_data(True)
     )
     page = client.get(link).get_data(as_text=True)
-    assert "Step-up review" not in page and "21" not in page  # next week's news
+    assert "Step-up review" not in page and "21 (severe)" not in page  # next week's news
     assert ">Rebuild</button>" not in page
 
     # A phone that was offline sends Saturday's PHQ-9 on Monday afternoon.

@@ -237,3 +237,26 @@ def test_a_therapist_without_consent_sees_none_of_the_graduate(page, story, db):
     text = page.locator("main").inner_text()
     assert "Sam" not in text and "PHQ-9" not in text
     check(page, "no-consent")
+
+
+def test_every_step_works_with_javascript_off(browser, live, story):
+    context = browser.new_context(base_url=live, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, story.emails["therapist"])
+        page.wait_for_url(re.compile(r"/console/caseload$"))
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Flags").click()
+        page.get_by_role("link", name=re.compile("Urgent")).first.click()
+        page.get_by_role("button", name="Acknowledge").click()
+        page.wait_for_url(re.compile(r"done=acknowledged"))
+        page.get_by_label("Outcome").select_option("monitor")
+        page.get_by_label("Note").fill("Spoke this afternoon.")
+        page.get_by_role("button", name="Resolve").click()
+        page.wait_for_url(re.compile(r"done=resolved"))
+        assert "Monitor: Spoke this afternoon." in page.locator("main").inner_text()
+        page.get_by_role("link", name="Sam").click()
+        assert page.locator("svg.chart").count() == 3
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r"/console/sign-in"))
+    finally:
+        context.close()

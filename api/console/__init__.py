@@ -20,9 +20,8 @@ FIREBASE_ORIGINS = "https://identitytoolkit.googleapis.com https://securetoken.g
 
 def content_security_policy(settings: Settings) -> str:
     connect = "'self'" + (f" {FIREBASE_ORIGINS}" if settings.firebase_web_api_key else "")
-    frames = (
-        f"https://{settings.firebase_auth_domain}" if settings.firebase_auth_domain else "'none'"
-    )
+    domain = settings.firebase_auth_domain or f"{settings.firebase_project_id}.firebaseapp.com"
+    frames = f"https://{domain}" if settings.firebase_web_api_key else "'none'"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src {connect}; frame-src {frames}; form-action 'self'; base-uri 'none'; "
