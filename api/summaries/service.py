@@ -470,7 +470,9 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
     pairs = {g: part2 for _, g, part2 in _consenting_pairs(session, actor.user_id)}
     if not pairs:
         return []
-    ids = list(pairs)
+    # The same reach as a subquery, not a list of ids: one short statement text whatever
+    # the caseload (a 200-id IN list costs more to send and parse than to run).
+    ids = access.therapist_graduates(actor.user_id, access.Need.CLINICAL)
     graduates = {g.id: g for g in session.scalars(select(Graduate).where(Graduate.id.in_(ids)))}
     flags: dict[uuid.UUID, list[Flag]] = defaultdict(list)
     for flag in session.scalars(
@@ -507,7 +509,9 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
                 CheckIn.graduate_id.in_(ids),
                 or_(
                     CheckIn.part2.is_(False),
-                    CheckIn.graduate_id.in_([g for g, part2 in pairs.items() if part2]),
+                    CheckIn.graduate_id.in_(
+                        access.therapist_graduates(actor.user_id, access.Need.SUBSTANCE_USE)
+                    ),
                 ),
             )
             .group_by(CheckIn.graduate_id)
