@@ -452,6 +452,12 @@ def test_the_care_teams_plan_edit_follows_the_if_match_rule(client, story, db):
         },
     )
     assert again.status_code == 412
+    for rows in ("x", "100000"):
+        nonsense = client.post(
+            f"/console/graduates/{story.graduate_id}/plan/step-down",
+            data={"csrf_token": csrf_of(stale), "version": "1", "rows": rows},
+        )
+        assert nonsense.status_code == 422
     plan = db.scalar(select(Plan).where(Plan.graduate_id == story.graduate_id))
     assert [entry["name"] for entry in plan.step_down] == ["Thursday alumni"]
     assert "Thursday alumni" in client.get(url).get_data(as_text=True)
@@ -590,3 +596,34 @@ def test_a_summary_is_as_of_the_weeks_end_and_rebuilds_when_late_check_ins_arriv
     page = client.get(rebuilt.headers["Location"]).get_data(as_text=True)
     assert "Rebuilt with everything known now" in page and "12 (moderate)" in page
     assert ">Rebuild</button>" not in page and "Step-up review" not in page
+
+
+def test_the_care_team_sets_a_skills_weekly_target_under_the_if_match_rule(client, story, as_user):
+    therapist = as_user(story.emails["therapist"])
+    therapist.post(
+        f"/api/v1/graduates/{story.graduate_id}/plan/skills",
+        json={"skill_id": "cbt-thought-record", "target_per_week": 3},
+    )
+    sign_in(client, story.emails["therapist"])
+    url = f"/console/graduates/{story.graduate_id}/plan"
+    page = client.get(url)
+    html = page.get_data(as_text=True)
+    assert "Thought record" in html and 'name="target_per_week"' in html
+    action = f"{url}/skills/cbt-thought-record"
+    version = re.search(r'name="version" value="(\d+)"', html).group(1)
+    saved = client.post(
+        action,
+        data={"csrf_token": csrf_of(page), "version": version, "target_per_week": "5"},
+    )
+    assert saved.status_code == 303
+    stale = client.post(
+        action,
+        data={"csrf_token": csrf_of(page), "version": version, "target_per_week": "2"},
+    )
+    assert stale.status_code == 412
+    too_many = client.post(
+        action, data={"csrf_token": csrf_of(page), "version": "2", "target_per_week": "99"}
+    )
+    assert too_many.status_code == 422
+    targets = therapist.get(f"/api/v1/graduates/{story.graduate_id}/plan").json["skills"]
+    assert [(s["skill_id"], s["target_per_week"]) for s in targets] == [("cbt-thought-record", 5)]

@@ -127,6 +127,10 @@ def tab_to(page, selector: str, limit: int = 80) -> None:
 @pytest.fixture
 def story(db, as_user, clock):
     story = Story(db, as_user, clock)
+    as_user(story.emails["therapist"]).post(
+        f"/api/v1/graduates/{story.graduate_id}/plan/skills",
+        json={"skill_id": "cbt-thought-record", "target_per_week": 3},
+    )
     for day, phq, gad in ((9, 7, 5), (16, 9, 8)):
         clock.set(datetime(2026, 11, day, 18, tzinfo=UTC))
         story.check_in("phq9", phq9(phq))
@@ -194,6 +198,10 @@ def test_a_therapist_works_a_flag_reads_trends_and_a_summary_then_signs_out(
     page.get_by_role("link", name="Plan").click()
     page.wait_for_url(re.compile(r"/plan$"))
     check(page, "plan")
+    page.get_by_label("Thought record: times a week").fill("4")
+    page.get_by_role("button", name="Save Thought record").click()
+    page.wait_for_url(re.compile(r"done=saved"))
+    assert page.get_by_label("Thought record: times a week").input_value() == "4"
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Summaries").click()
     check(page, "summaries")

@@ -452,6 +452,8 @@ def resolve(flag_id: uuid.UUID) -> Response:
 # --- a graduate's page --------------------------------------------------------------------
 
 HISTORY_LIMIT = 20
+MAX_STEP_DOWN = 20  # the API's limit; the form shows one empty row more
+MAX_TARGET = 14  # the API's limit for a skill's weekly target
 
 
 @blp.get("/graduates/<uuid:graduate_id>")
@@ -561,8 +563,11 @@ def edit_step_down(graduate_id: uuid.UUID) -> Response:
     version = request.form.get("version", "")
     if not version.isdigit():
         raise Invalid("Reload the plan and try again.")
+    rows = request.form.get("rows", "")
+    if not rows.isdigit() or int(rows) > MAX_STEP_DOWN + 1:
+        raise Invalid("Reload the plan and try again.")
     entries = []
-    for index in range(int(request.form.get("rows", "0") or 0)):
+    for index in range(int(rows)):
         name = request.form.get(f"name-{index}", "").strip()
         if not name or request.form.get(f"remove-{index}"):
             continue
@@ -638,6 +643,32 @@ def inbox_read(notification_id: uuid.UUID) -> Response:
         now=rt.clock.now(),
     )
     return redirect(url_for(".inbox"), 303)
+
+
+@blp.post("/graduates/<uuid:graduate_id>/plan/skills/<string:skill_id>")
+@signed_in
+def edit_skill_target(graduate_id: uuid.UUID, skill_id: str) -> Response:
+    """A skill's weekly target, the care team's to set, under the same If-Match rule."""
+    rt = runtime()
+    version, target = request.form.get("version", ""), request.form.get("target_per_week", "")
+    if not version.isdigit():
+        raise Invalid("Reload the plan and try again.")
+    if not target.isdigit() or not 1 <= int(target) <= MAX_TARGET:
+        raise Invalid(
+            f"A weekly target is 1 to {MAX_TARGET} times.",
+            errors={"target_per_week": [f"1 to {MAX_TARGET}"]},
+        )
+    skills.set_target(
+        session=rt.db.session,
+        actor=g.actor,
+        graduate_id=graduate_id,
+        skill_id=skill_id,
+        target_per_week=int(target),
+        catalogue=plan_catalogue(),
+        expected_version=int(version),
+        now=rt.clock.now(),
+    )
+    return redirect(url_for(".plan_page", graduate_id=graduate_id, done="saved"), 303)
 
 
 # --- summaries ----------------------------------------------------------------------------
