@@ -9,6 +9,7 @@ Outside CI a machine without it skips these tests with the reason; in CI it fail
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from api import create_app, devtokens
 from api.graduates.models import CareTeamMember
 from api.programs.models import Role
 from jobs.scheduler import run_job
@@ -266,5 +268,89 @@ def test_every_step_works_with_javascript_off(browser, live, story):
         assert page.locator("svg.chart").count() == 3
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(re.compile(r"/console/sign-in"))
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def production_live(migrated_url, clock, monkeypatch, db) -> Iterator[str]:
+    """A production-mode app (Firebase web sign-in configured), Google stood in for by
+    `FakeFirebase` on the server and by intercepted requests in the browser."""
+    from tests.conftest import test_config as app_config
+    from tests.test_console import FakeFirebase
+
+    emulator = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    fake = FakeFirebase(clock)
+    config = app_config(
+        migrated_url,
+        clock,
+        COMPANION_ENV="production",
+        FIREBASE_PROJECT_ID="companion-prod",
+        FIREBASE_WEB_API_KEY="web-key",
+        TOKEN_VERIFIER=fake,
+        SESSION_COOKIES=fake,
+    )
+    application = create_app(config)
+    if emulator:  # the test app beside it still verifies emulator tokens
+        monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", emulator)
+    database = application.extensions["companion"].db
+    database.session.configure(bind=db.connection(), join_transaction_mode="create_savepoint")
+    server = make_server("127.0.0.1", 0, application, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+    database.session.remove()
+    database.dispose()
+
+
+def test_production_signs_in_with_the_firebase_web_sdk_and_never_shows_the_dev_form(
+    browser, production_live, story, clock
+):
+    email = story.emails["therapist"]
+    token = devtokens.mint(project_id="companion-prod", email=email, now=clock.now())
+    uid = devtokens.uid_for(email)
+    calls: list[str] = []
+
+    def google(route) -> None:
+        url = route.request.url
+        calls.append(url.split("?")[0])
+        if "accounts:signInWithPassword" in url:
+            body = {
+                "kind": "identitytoolkit#VerifyPasswordResponse",
+                "localId": uid,
+                "email": email,
+                "idToken": token,
+                "refreshToken": "refresh",
+                "expiresIn": "3600",
+                "registered": True,
+            }
+        elif "accounts:lookup" in url:
+            body = {"users": [{"localId": uid, "email": email, "emailVerified": True}]}
+        else:
+            body = {}
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            headers={"Access-Control-Allow-Origin": "*"},
+            body=json.dumps(body),
+        )
+
+    context = browser.new_context(base_url=production_live)
+    context.route(re.compile(r"https://[a-z]+\.googleapis\.com/.*"), google)
+    page = context.new_page()
+    try:
+        page.goto("/console/sign-in")
+        assert page.get_by_label("Email (development sign-in)").count() == 0
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Password").fill("correct horse battery staple")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/console/caseload$"))
+        assert page.get_by_role("link", name="Sam").is_visible()
+        cookie = next(c for c in context.cookies() if c["name"] == "console_session")
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+        assert any("accounts:signInWithPassword" in call for call in calls)
     finally:
         context.close()
