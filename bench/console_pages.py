@@ -13,6 +13,7 @@ on 127.0.0.1:5432 is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import statistics
 import time
@@ -75,6 +76,8 @@ def main() -> None:
             }
         )
         stack.callback(app.extensions["companion"].db.dispose)
+        gc.collect()
+        gc.freeze()  # as wsgi.py does for the web workers
         with app.app_context():
             email, pages = _seed(app, args.graduates)
             clock.set(factories.NOW + timedelta(days=7))  # the Monday after: summaries
