@@ -627,3 +627,33 @@ def test_the_care_team_sets_a_skills_weekly_target_under_the_if_match_rule(clien
     assert too_many.status_code == 422
     targets = therapist.get(f"/api/v1/graduates/{story.graduate_id}/plan").json["skills"]
     assert [(s["skill_id"], s["target_per_week"]) for s in targets] == [("cbt-thought-record", 5)]
+
+
+def test_the_graduates_page_is_audited_as_the_same_reads_through_the_api(
+    client, story, db, as_user
+):
+    story.check_in("phq9", phq9(8))
+    story.check_in("bam", bam(1))
+
+    def audited() -> list[tuple[str, str]]:
+        return sorted(
+            db.execute(
+                select(AuditEvent.action, AuditEvent.outcome).where(
+                    AuditEvent.graduate_id == story.graduate_id
+                )
+            ).all()
+        )
+
+    before = audited()
+    api = as_user(story.emails["therapist"])
+    base = f"/api/v1/graduates/{story.graduate_id}"
+    for instrument in ("phq9", "gad7", "bam"):
+        assert api.get(f"{base}/trends", query_string={"instrument": instrument}).status_code == 200
+    assert api.get(f"{base}/check-ins").status_code == 200
+    window = {"from": "2026-10-20T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
+    assert api.get(f"{base}/appointments/occurrences", query_string=window).status_code == 200
+    by_api = _added(before, audited())
+    sign_in(client, story.emails["therapist"])
+    middle = audited()
+    assert client.get(f"/console/graduates/{story.graduate_id}").status_code == 200
+    assert _added(middle, audited()) == by_api
