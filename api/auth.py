@@ -144,12 +144,18 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def check_claims(claims: dict[str, Any], *, project_id: str, now: datetime) -> None:
-    """The checks we never leave to firebase-admin: time, audience, verified email."""
-    if (
-        claims.get("aud") != project_id
-        or claims.get("iss") != f"https://securetoken.google.com/{project_id}"
-    ):
+ID_TOKEN_ISSUER = "https://securetoken.google.com/{project_id}"
+SESSION_COOKIE_ISSUER = "https://session.firebase.google.com/{project_id}"
+
+
+def check_claims(
+    claims: dict[str, Any], *, project_id: str, now: datetime, issuer: str = ID_TOKEN_ISSUER
+) -> None:
+    """The checks we never leave to firebase-admin: time, audience, verified email.
+
+    `issuer` is the ID token's by default; the console's session cookies name Firebase's
+    session issuer instead."""
+    if claims.get("aud") != project_id or claims.get("iss") != issuer.format(project_id=project_id):
         raise Unauthorized("The sign-in token is for another Firebase project.")
     if not claims.get("sub"):
         raise Unauthorized("The sign-in token has no subject.")
@@ -190,6 +196,19 @@ def authenticate(
     we ask again (None: never); `recheck_account` asks now (a device being registered)."""
     claims = verifier.verify(bearer_token(header))
     check_claims(claims, project_id=project_id, now=now)
+    return actor_for(session=session, claims=claims, now=now, request_id=request_id, route=route)
+
+
+def actor_for(
+    *,
+    session: Session,
+    claims: dict[str, Any],
+    now: datetime,
+    request_id: str | None = None,
+    route: str | None = None,
+) -> Actor:
+    """The person checked claims name, refused if they signed out everywhere since; the
+    API's bearer tokens and the console's session cookies both end here."""
     uid, email = str(claims["sub"]), str(claims["email"]).strip().lower()
     known = _known(session, uid)
     if not known or known[0].User.email != email:

@@ -82,7 +82,10 @@ def demo_seed() -> None:
     rt = runtime()
     _refuse_in_production()
     program = demo.seed(
-        session=rt.db.session, catalogue=ProgramCatalogue(rt.content), now=rt.clock.now()
+        session=rt.db.session,
+        catalogue=ProgramCatalogue(rt.content),
+        now=rt.clock.now(),
+        library=rt.content,
     )
     rt.db.session.commit()
     click.echo(f"Demo program {program.name!r}: {program.id}")

@@ -51,6 +51,9 @@ class Settings:
     database_pool: PoolSettings = field(default_factory=PoolSettings)
     # How often each user's Firebase account is re-read (disabled? tokens revoked?); 0: never.
     account_check_seconds: int = 0
+    # The console's Firebase web sign-in (public values, not secrets); unset: no web sign-in.
+    firebase_web_api_key: str | None = None
+    firebase_auth_domain: str | None = None
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -132,6 +135,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         smtp_url=source.get("SMTP_URL") or None,
         email_from=str(source.get("EMAIL_FROM") or Settings.email_from),
         console_url=str(source.get("CONSOLE_URL") or Settings.console_url),
+        firebase_web_api_key=source.get("FIREBASE_WEB_API_KEY") or None,
+        firebase_auth_domain=source.get("FIREBASE_AUTH_DOMAIN") or None,
         database_pool=PoolSettings(
             size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
             max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from api import devtokens
 from api.auth import Actor
+from api.checkins import service as checkins
+from api.content.loader import ContentLibrary
 from api.graduates.models import CareTeamMember, Consent, Graduate
 from api.groups import service as groups
 from api.plans import appointments, service, skills
@@ -18,6 +20,7 @@ from api.plans.skills import SkillCatalogue
 from api.programs.models import Program, Role
 from api.programs.service import create_program, ensure_member
 from api.reminders import service as reminders
+from api.summaries import service as summaries
 from api.users.models import User
 
 PROGRAM_NAME = "Riverbend IOP (demo)"
@@ -41,8 +44,16 @@ PEOPLE = (
 )
 
 
-def seed(*, session: Session, catalogue: SkillCatalogue, now: datetime) -> Program:
-    """Idempotent: a second run finds the program and changes nothing."""
+def seed(
+    *,
+    session: Session,
+    catalogue: SkillCatalogue,
+    now: datetime,
+    library: ContentLibrary | None = None,
+) -> Program:
+    """Idempotent: a second run finds the program and changes nothing. With the content
+    `library`, Maya also gets three weeks of check-ins, practice, a flag and a summary, so
+    every console screen has something to show."""
     existing = session.scalar(select(Program).where(Program.name == PROGRAM_NAME))
     if existing is not None:
         return existing
@@ -118,7 +129,59 @@ def seed(*, session: Session, catalogue: SkillCatalogue, now: datetime) -> Progr
         {"maya@demo.example": maya, "jordan@demo.example": jordan},
         now,
     )
+    if library is not None:
+        _three_weeks(session, users["maya@demo.example"], maya, library, now)
     return program
+
+
+def _three_weeks(
+    session: Session, user: User, maya: Graduate, library: ContentLibrary, now: datetime
+) -> None:
+    """Maya's PHQ-9 and GAD-7 climb over three weeks (a watch, then a step-up review), she
+    practises box breathing, and her therapist's weekly summary is built, each at its own
+    time (the services take `now`, so nothing here waits)."""
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    local = now.astimezone(chicago)
+    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), time(8, 5), chicago)
+    slot = monday if monday <= now else monday - timedelta(days=7)
+    me = Actor(
+        user_id=user.id,
+        email=user.email,
+        memberships=(),
+        graduate_id=maya.id,
+        route="demo seed",
+    )
+    for days_before, phq, gad in ((19, 7, 6), (12, 11, 9), (5, 13, 11)):
+        answered = slot - timedelta(days=days_before, hours=-3)
+        for form, total, items in (("phq9", phq, 9), ("gad7", gad, 7)):
+            answers, left = {}, total
+            for index in range(1, items + 1):
+                answers[f"{form}-{index}"] = 0 if index == 9 else min(3, left)
+                left -= answers[f"{form}-{index}"]
+            checkins.submit(
+                session=session,
+                actor=me,
+                graduate_id=maya.id,
+                questionnaire=form,
+                answers=answers,
+                answered_at=answered,
+                idempotency_key=None,
+                library=library,
+                now=answered,
+            )
+    for days_before in (6, 4, 2):
+        practised = slot - timedelta(days=days_before, hours=-12)
+        skills.log_practice(
+            session=session,
+            actor=me,
+            graduate_id=maya.id,
+            skill_id="mindfulness-box-breathing",
+            done=True,
+            helpfulness=7,
+            practiced_at=practised,
+            now=practised,
+        )
+    summaries.build_due(session=session, now=slot)
 
 
 def _alumni_group(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from api.errors import Conflict, Invalid, NotFound
 from api.flags import alerts
 from api.flags import service as flags
 from api.flags.rules import Point
+from api.graduates.models import Graduate
 from api.reminders import completion as reminders
 
 OFFLINE_LIMIT = timedelta(days=7)
@@ -145,8 +147,19 @@ def history(
         action="check_in.list",
         now=now,
     )
+    return history_for(
+        graduate_id=graduate_id,
+        sees_substance_use=found.sees_substance_use,
+        questionnaire=questionnaire,
+    )
+
+
+def history_for(
+    *, graduate_id: uuid.UUID, sees_substance_use: bool, questionnaire: str | None
+) -> Select[tuple[CheckIn]]:
+    """`history` for a caller `access` has already let in (with what it may see)."""
     statement = select(CheckIn).where(CheckIn.graduate_id == graduate_id)
-    if not found.sees_substance_use:
+    if not sees_substance_use:
         statement = statement.where(CheckIn.part2.is_(False))
     if questionnaire is not None:
         statement = statement.where(CheckIn.questionnaire == questionnaire)
@@ -206,6 +219,29 @@ def trends(
         statement = statement.where(CheckIn.answered_at >= start)
     if end is not None:
         statement = statement.where(CheckIn.answered_at < end)
+    return _trend(
+        graduate, instrument, session.scalars(statement.order_by(CheckIn.answered_at)), library
+    )
+
+
+def trends_for(
+    *, session: Session, graduate: Graduate, instruments: tuple[str, ...], library: ContentLibrary
+) -> list[dict[str, Any]]:
+    """`trends` of several instruments in one query, for a caller `access` has already let
+    in for each of them (the console's graduate page)."""
+    points: dict[str, list[CheckIn]] = {instrument: [] for instrument in instruments}
+    for point in session.scalars(
+        select(CheckIn)
+        .where(CheckIn.graduate_id == graduate.id, CheckIn.questionnaire.in_(instruments))
+        .order_by(CheckIn.answered_at)
+    ):
+        points[point.questionnaire].append(point)
+    return [_trend(graduate, each, points[each], library) for each in instruments]
+
+
+def _trend(
+    graduate: Graduate, instrument: str, points: Iterable[CheckIn], library: ContentLibrary
+) -> dict[str, Any]:
     form = library.questionnaire(instrument)
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}.get(instrument)
     return {
@@ -221,7 +257,7 @@ def trends(
                 "subscales": point.subscales,
                 "mood": point.answers.get("daily-mood") if instrument == "daily" else None,
             }
-            for point in session.scalars(statement.order_by(CheckIn.answered_at))
+            for point in points
         ],
     }
 

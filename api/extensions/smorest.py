@@ -151,19 +151,7 @@ class Api(flask_smorest.Api):
         return _with_extras(payload), code, headers
 
     def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
-        rt = runtime()
-        rt.db.session.rollback()
-        if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
-            # The denial itself is part of the audit trail, so it outlives the rollback.
-            audit.record(
-                session=rt.db.session,
-                actor=g.actor,
-                action=error.action or "graduate.access",
-                graduate_id=error.graduate_id,
-                outcome="denied",
-                now=rt.clock.now(),
-            )
-            rt.db.session.commit()
+        roll_back_and_record_denial(error)
         return _with_extras(error_body(error.status, error.message, error.errors)), error.status
 
     def handle_database_unavailable(self, error: Exception) -> tuple[dict[str, Any], int, dict]:
@@ -181,6 +169,23 @@ class Api(flask_smorest.Api):
         body = error_body(unavailable.status, unavailable.message, None)
         headers = {"Retry-After": str(Unavailable.retry_after_seconds)}
         return _with_extras(body), unavailable.status, headers
+
+
+def roll_back_and_record_denial(error: DomainError) -> None:
+    """A refused request changes nothing, except that a denial is part of the audit trail,
+    so it outlives the rollback (the API and the console both end a refusal here)."""
+    rt = runtime()
+    rt.db.session.rollback()
+    if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
+        audit.record(
+            session=rt.db.session,
+            actor=g.actor,
+            action=error.action or "graduate.access",
+            graduate_id=error.graduate_id,
+            outcome="denied",
+            now=rt.clock.now(),
+        )
+        rt.db.session.commit()
 
 
 def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:

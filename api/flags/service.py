@@ -427,8 +427,15 @@ def history(
     *, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime
 ) -> list[FlagEvent]:
     """Every state change of a flag, oldest first, for the record or an export."""
-    get(session=session, actor=actor, flag_id=flag_id, now=now)
-    return list(
+    return with_history(session=session, actor=actor, flag_id=flag_id, now=now)[1]
+
+
+def with_history(
+    *, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime
+) -> tuple[Flag, list[FlagEvent]]:
+    """The flag and its history in one checked, audited read (the console's flag page)."""
+    flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
+    return flag, list(
         session.scalars(
             select(FlagEvent).where(FlagEvent.flag_id == flag_id).order_by(FlagEvent.id)
         )
