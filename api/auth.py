@@ -196,7 +196,21 @@ def authenticate(
     we ask again (None: never); `recheck_account` asks now (a device being registered)."""
     claims = verifier.verify(bearer_token(header))
     check_claims(claims, project_id=project_id, now=now)
-    return actor_for(session=session, claims=claims, now=now, request_id=request_id, route=route)
+    return actor_for(
+        session=session,
+        claims=claims,
+        now=now,
+        request_id=request_id,
+        route=route,
+        verifier=verifier,
+        account_check_every=account_check_every,
+        recheck_account=recheck_account,
+    )
+
+
+def account_check_interval(seconds: int) -> timedelta | None:
+    """The ACCOUNT_CHECK_SECONDS setting as `actor_for` takes it (0: never ask Firebase)."""
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def actor_for(
@@ -206,19 +220,28 @@ def actor_for(
     now: datetime,
     request_id: str | None = None,
     route: str | None = None,
+    verifier: TokenVerifier | None = None,
+    account_check_every: timedelta | None = None,
+    recheck_account: bool = False,
 ) -> Actor:
-    """The person checked claims name, refused if they signed out everywhere since; the
-    API's bearer tokens and the console's session cookies both end here."""
+    """The person checked claims name, refused if they signed out everywhere since or
+    Firebase has disabled or revoked them (asked through `verifier` when our knowledge is
+    older than `account_check_every`, or at once with `recheck_account`); the API's bearer
+    tokens and the console's session cookies both end here."""
     uid, email = str(claims["sub"]), str(claims["email"]).strip().lower()
     known = _known(session, uid)
     if not known or known[0].User.email != email:
         _user_for(session=session, uid=uid, email=email, now=now)
         known = _known(session, uid)
     user = known[0].User
-    if account_check_every is not None and (
-        recheck_account
-        or user.account_checked_at is None
-        or now - user.account_checked_at >= account_check_every
+    if (
+        verifier is not None
+        and account_check_every is not None
+        and (
+            recheck_account
+            or user.account_checked_at is None
+            or now - user.account_checked_at >= account_check_every
+        )
     ):
         _check_account(session=session, verifier=verifier, user=user, now=now)
     if user.tokens_valid_after is not None and signed_in_at(claims) <= user.tokens_valid_after:

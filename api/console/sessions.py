@@ -22,7 +22,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from api import devtokens
-from api.auth import SESSION_COOKIE_ISSUER, Actor, actor_for, check_claims
+from api.auth import (
+    SESSION_COOKIE_ISSUER,
+    Actor,
+    account_check_interval,
+    actor_for,
+    check_claims,
+)
 from api.errors import Invalid, Unauthorized
 from api.runtime import Runtime
 
@@ -116,7 +122,15 @@ def start(
     signed_in = float(claims.get("auth_time", claims["iat"]))
     if now.timestamp() - signed_in > RECENT_SIGN_IN.total_seconds():
         raise Unauthorized("Sign in again to start a console session.")
-    actor = actor_for(session=session, claims=claims, now=now)  # revoked sign-ins stop here
+    # Revoked or disabled sign-ins stop here: Firebase is asked as a session starts.
+    actor = actor_for(
+        session=session,
+        claims=claims,
+        now=now,
+        verifier=rt.verifier,
+        account_check_every=account_check_interval(rt.settings.account_check_seconds),
+        recheck_account=True,
+    )
     return cookies.create(id_token, claims, now=now), actor
 
 
@@ -154,7 +168,15 @@ def current(
         now=now,
         issuer=SESSION_COOKIE_ISSUER,
     )
-    return actor_for(session=session, claims=claims, now=now, request_id=request_id, route=route)
+    return actor_for(
+        session=session,
+        claims=claims,
+        now=now,
+        request_id=request_id,
+        route=route,
+        verifier=rt.verifier,
+        account_check_every=account_check_interval(rt.settings.account_check_seconds),
+    )
 
 
 def csrf_token(secret: str) -> str:

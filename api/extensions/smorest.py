@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
-from api.auth import authenticate
+from api.auth import account_check_interval, authenticate
 from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
@@ -223,7 +222,7 @@ class Blueprint(flask_smorest.Blueprint):
                     now=rt.clock.now(),
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
-                    account_check_every=_account_check_every(rt.settings.account_check_seconds),
+                    account_check_every=account_check_interval(rt.settings.account_check_seconds),
                     recheck_account=recheck_account,
                 )
                 # Any request is app activity, refused ones included (DOMAIN.md rule 4), so
@@ -255,10 +254,6 @@ class Blueprint(flask_smorest.Blueprint):
     def public(self, view: Callable[..., Any]) -> Callable[..., Any]:
         """Documents a route that needs no sign-in."""
         return self.doc(security=[])(view)
-
-
-def _account_check_every(seconds: int) -> timedelta | None:
-    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def _conflict_message(exc: IntegrityError) -> str:
