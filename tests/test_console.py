@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 
 from api import create_app, devtokens
 from api.audit.models import AuditEvent
+from api.auth import FirebaseAccount
 from api.flags.models import Flag, FlagEvent
 from api.notifications import dispatch
 from api.plans.models import Plan
@@ -166,6 +167,9 @@ class FakeFirebase:
             "aud": "companion-prod",
             "iss": "https://securetoken.google.com/companion-prod",
         }
+
+    def account(self, uid: str) -> FirebaseAccount:
+        return FirebaseAccount(disabled=False, tokens_valid_after=None)
 
     def create(self, id_token: str, claims: dict, *, now) -> str:
         return "firebase-session:" + claims["sub"] + ":" + claims["email"]
@@ -341,7 +345,7 @@ def test_acknowledge_then_resolve_with_outcome_and_note_through_the_flag_service
         .where(FlagEvent.flag_id == uuid.UUID(flag_id))
         .order_by(FlagEvent.id)
     ).all()
-    assert actions == ["raised", "acknowledged", "resolved"]
+    assert actions == ["raised", "alerted", "acknowledged", "resolved"]
     after = client.get(f"/console/flags/{flag_id}").get_data(as_text=True)
     assert "More outpatient sessions" in after and ">Resolve</button>" not in after
 
@@ -551,12 +555,15 @@ def test_escalations_reach_the_inbox_with_a_badge_and_can_be_marked_read(client,
     sign_in(client, story.emails["staff"])
 
     caseload = client.get("/console/caseload").get_data(as_text=True)
-    assert re.search(r'Inbox <span class="badge">1<span class="visually-hidden"> unread', caseload)
+    assert re.search(r'Inbox <span class="badge">2<span class="visually-hidden"> unread', caseload)
     inbox = client.get("/console/inbox").get_data(as_text=True)
     flag_id = story.flags("staff")[0]["id"]
     assert "Needs your attention" in inbox and f'href="/console/flags/{flag_id}"' in inbox
-    [action] = re.findall(r'action="(/console/inbox/[0-9a-f-]+/read)"', inbox)
-    assert post_form(client, "/console/inbox", action).status_code == 303
+    # The alert at once and the escalation an hour later, both about the same flag.
+    actions = re.findall(r'action="(/console/inbox/[0-9a-f-]+/read)"', inbox)
+    assert len(actions) == 2
+    for action in actions:
+        assert post_form(client, "/console/inbox", action).status_code == 303
     assert 'class="badge"' not in client.get("/console/caseload").get_data(as_text=True)
 
 
