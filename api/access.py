@@ -244,7 +244,7 @@ def therapist_reach() -> Subquery:
 THERAPIST_REACH = therapist_reach()
 
 
-def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[tuple[uuid.UUID]]:
+def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[uuid.UUID]:
     """Ids of the graduates a therapist reaches for `need` (PROFILE: their care team)."""
     statement = select(THERAPIST_REACH.c.graduate_id).where(THERAPIST_REACH.c.user_id == user_id)
     if need is Need.CLINICAL:

@@ -53,7 +53,7 @@ def programs_create(name: str, admin_email: str) -> None:
     from api.programs.service import create_program
 
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     program = create_program(
         session=session, name=name, admin_email=admin_email, now=rt.clock.now()
     )
@@ -82,7 +82,7 @@ def demo_seed() -> None:
     rt = runtime()
     _refuse_in_production()
     program = demo.seed(
-        session=rt.db.session,
+        session=rt.db.session(),
         catalogue=ProgramCatalogue(rt.content),
         now=rt.clock.now(),
         library=rt.content,

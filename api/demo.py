@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -252,7 +253,7 @@ def _plan(
     now: datetime,
 ) -> None:
     """A plan as a care team would build it in the weeks before graduation."""
-    common = {
+    common: dict[str, Any] = {
         "session": session,
         "actor": clinician,
         "graduate_id": graduate.id,

@@ -767,7 +767,7 @@ def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _no_duplicate_keys,  # type: ignore[arg-type]
+    _no_duplicate_keys,
 )
 
 

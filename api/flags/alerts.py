@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
+from api.db import rowcount
 from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
@@ -151,7 +152,7 @@ def flag_taken(*, session: Session, flag: Flag, actor: Actor) -> int:
             status=case((Notification.status == "pending", "cancelled"), else_=Notification.status),
         )
     )
-    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+    return rowcount(session.execute(statement, execution_options={"synchronize_session": False}))
 
 
 def _with_device(session: Session, people: list[uuid.UUID]) -> set[uuid.UUID]:

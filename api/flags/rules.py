@@ -132,12 +132,14 @@ def _watch(points: list[Point], baseline: int, rules: Rules) -> dict[str, Any] |
 def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
     current, instrument = latest[0], latest[0].questionnaire
     name, score = NAMES[instrument], current.score
+    if score is None:  # an unscored check-in meets no mood rule
+        return []
     severe_at = rules.severe_at[instrument]
     previous = latest[1] if len(latest) > 1 else None
     now_watch = _watch(latest, baseline, rules)
     before_watch = _watch(latest[1:], baseline, rules) if previous else None
 
-    if instrument == "phq9" and score is not None and score >= severe_at:
+    if instrument == "phq9" and score >= severe_at:
         return [
             _signal(
                 "step_up",
@@ -150,7 +152,6 @@ def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
     if (
         instrument == "gad7"
         and previous
-        and score is not None
         and previous.score is not None
         and score >= severe_at
         and previous.score >= severe_at

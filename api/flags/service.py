@@ -354,9 +354,7 @@ def _event(
 # --- what clinicians see and do ------------------------------------------------------
 
 
-def visible(
-    *, actor: Actor, status: str | None, graduate_id: uuid.UUID | None
-) -> Select[tuple[Flag]]:
+def visible(*, actor: Actor, status: str | None, graduate_id: uuid.UUID | None) -> Select[Flag]:
     """Most severe first, then oldest; without a status, open and acknowledged ones."""
     statement = _visible_to(actor).where(Flag.status == status if status else Flag.status.in_(OPEN))
     if graduate_id is not None:
@@ -392,7 +390,7 @@ def page_for(
     return flags, int(total or 0)
 
 
-def _visible_to(actor: Actor) -> Select[tuple[Flag]]:
+def _visible_to(actor: Actor) -> Select[Flag]:
     """Staff: their programs' flags. Therapists: their consenting graduates' flags, and
     substance-use flags only under the Part 2 consent."""
     keys = {"graduate_id": Flag.graduate_id, "program_id": Flag.program_id}

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from api.clock import Clock, FrozenClock
 from api.config import Settings
+from api.db import rowcount
 from api.notifications import mail, senders, texts
 from api.notifications.models import (
     ALERT_PRIORITY,
@@ -402,31 +403,35 @@ class Dispatcher:
             inboxed = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
             sent += self._finish(session, batch.claim, emailed, "sent", now, via="email")
             if retries:
-                retried = session.execute(
-                    update(TABLE)
-                    .where(TABLE.c.id == bindparam("b_id"), ours)
-                    .values(
-                        status="pending",
-                        next_attempt_at=bindparam("b_next"),
-                        last_error=bindparam("b_error"),
-                        claimed_by=None,
-                        claim_expires_at=None,
-                    ),
-                    retries,
-                ).rowcount
+                retried = rowcount(
+                    session.execute(
+                        update(TABLE)
+                        .where(TABLE.c.id == bindparam("b_id"), ours)
+                        .values(
+                            status="pending",
+                            next_attempt_at=bindparam("b_next"),
+                            last_error=bindparam("b_error"),
+                            claimed_by=None,
+                            claim_expires_at=None,
+                        ),
+                        retries,
+                    )
+                )
             if failed:
-                failures = session.execute(
-                    update(TABLE)
-                    .where(TABLE.c.id == bindparam("b_id"), ours)
-                    .values(
-                        status="failed", last_error=bindparam("b_error"), claim_expires_at=None
-                    ),
-                    failed,
-                ).rowcount
+                failures = rowcount(
+                    session.execute(
+                        update(TABLE)
+                        .where(TABLE.c.id == bindparam("b_id"), ours)
+                        .values(
+                            status="failed", last_error=bindparam("b_error"), claim_expires_at=None
+                        ),
+                        failed,
+                    )
+                )
             if dead_tokens:
-                report.tokens_deleted = session.execute(
-                    delete(Device).where(Device.token.in_(dead_tokens))
-                ).rowcount
+                report.tokens_deleted = rowcount(
+                    session.execute(delete(Device).where(Device.token.in_(dead_tokens)))
+                )
             session.commit()
         except BaseException:
             session.rollback()
@@ -466,7 +471,7 @@ class Dispatcher:
             )
             .values(**values)
         )
-        return result.rowcount or 0
+        return rowcount(result)
 
     def _backoff(self, attempts: int, errors: list[Outcome]) -> timedelta:
         """Exponential from BACKOFF, capped, with full jitter on its upper half; a 429's

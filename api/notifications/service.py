@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
+from api.db import rowcount
 from api.errors import NotFound
 from api.notifications.models import (
     ALERT_KINDS,
@@ -217,10 +218,10 @@ def cancel(
         statement.values(status="cancelled", claimed_by=None, last_error=None),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
-def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[tuple[Notification]]:
+def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[Notification]:
     """What reached (or was meant to reach) this person by now, newest first."""
     return (
         select(Notification)
@@ -236,7 +237,7 @@ def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[tuple[Notification]]:
 
 def graduate_inbox(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> Select[tuple[Notification]]:
+) -> Select[Notification]:
     """A graduate's own inbox: theirs alone; staff and therapists have their own."""
     _own(session, actor, graduate_id, "notification.list", now)
     return inbox(user_id=actor.user_id, now=now)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
+from api.db import rowcount
 from api.graduates.models import Graduate
 from api.notifications.models import Notification
 from api.notifications.service import cancel
@@ -64,7 +65,7 @@ def group_meeting_changed(
     if graduate_id is not None:
         statement = statement.where(Notification.graduate_id == graduate_id)
     result = session.execute(statement, execution_options={"synchronize_session": False})
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def check_in_submitted(

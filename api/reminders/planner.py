@@ -27,7 +27,7 @@ import logging
 import uuid
 import zoneinfo
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -346,7 +346,7 @@ class _Writer:
             self._threads.shutdown(wait=True)
 
 
-def _batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[list[Any]]:
+def _batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[Sequence[Any]]:
     """Enrolled graduates with their preferences (None: defaults), by id, BATCH at a time."""
     statement = (
         select(
@@ -399,7 +399,7 @@ def _rules(timezone: str, prefs: str | None) -> Rules:
     return Rules.of(timezone, values)
 
 
-def _read(session: Session, graduates: list[Any], now: datetime, horizon: timedelta) -> Batch:
+def _read(session: Session, graduates: Sequence[Any], now: datetime, horizon: timedelta) -> Batch:
     ids = [graduate.id for graduate in graduates]
     recent = schedule.recent_answers(session=session, graduate_ids=ids, now=now)
     practised: dict[uuid.UUID, list[datetime]] = defaultdict(list)
@@ -484,7 +484,7 @@ def _group_meetings(
     if not groups:
         return seats, {}, set()
     changes: dict[uuid.UUID, dict[datetime, Any]] = defaultdict(dict)
-    for change in session.execute(
+    for moved in session.execute(
         select(
             GroupOccurrenceChange.group_id,
             GroupOccurrenceChange.original_start,
@@ -498,7 +498,7 @@ def _group_meetings(
             ),
         )
     ):
-        changes[change.group_id][change.original_start] = change
+        changes[moved.group_id][moved.original_start] = moved
     meetings: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {}
     for group_id, group in groups.items():
         originals = set(
@@ -520,7 +520,7 @@ def _group_meetings(
                 found.append((original, starts))
         meetings[group_id] = sorted(found)
     declined = {
-        tuple(row)
+        (row.graduate_id, row.group_id, row.occurrence_start)
         for row in session.execute(
             select(GroupRsvp.graduate_id, GroupRsvp.group_id, GroupRsvp.occurrence_start).where(
                 one_of(session, GroupRsvp.graduate_id, ids),

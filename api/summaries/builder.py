@@ -194,7 +194,7 @@ def load(
         .group_by(GroupAttendance.graduate_id, GroupAttendance.status)
     ):
         facts[graduate_id].group_attendance[status] = count
-    for row in session.execute(
+    for intensifying in session.execute(
         select(Flag.graduate_id, Flag.kind, Flag.source, Flag.raised_at, Flag.resolved_at).where(
             Flag.graduate_id.in_(graduate_ids),
             Flag.kind.in_(INTENSIFYING),
@@ -202,7 +202,7 @@ def load(
             or_(Flag.resolved_at.is_(None), Flag.resolved_at >= period.start - REACH),
         )
     ):
-        facts[row.graduate_id].intensity.append(row)
+        facts[intensifying.graduate_id].intensity.append(intensifying)
     _load_flags(session, facts, period, now or period.end)
     return facts
 
@@ -463,7 +463,9 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
         if latest
         else None,
         "change_vs_baseline": latest.score - baseline if latest else None,
-        "change_vs_last_week": latest.score - before[-1].score if new and before else None,
+        "change_vs_last_week": latest.score - before[-1].score
+        if latest and new and before
+        else None,
         "new_this_week": new,
         "trend": [{"answered_at": _iso(r.answered_at), "score": r.score} for r in points],
     }
@@ -472,14 +474,16 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
 def _flag_at(flag: Flag, period: Period, facts: Facts) -> dict[str, Any]:
     """A flag open at the week's end, as it stood then (later acknowledgement, escalation,
     resolution or update not shown)."""
-    acknowledged = flag.acknowledged_at is not None and flag.acknowledged_at < period.end
+    acknowledged_at = flag.acknowledged_at
+    if acknowledged_at is not None and acknowledged_at >= period.end:
+        acknowledged_at = None  # acknowledged after the week: open as it stood
     return {
         "id": str(flag.id),
         "kind": flag.kind,
-        "status": "acknowledged" if acknowledged else "open",
+        "status": "acknowledged" if acknowledged_at else "open",
         "explanation": facts.explained.get(flag.id, flag.explanation),
         "raised_at": _iso(flag.raised_at),
-        "acknowledged_at": _iso(flag.acknowledged_at) if acknowledged else None,
+        "acknowledged_at": _iso(acknowledged_at) if acknowledged_at else None,
         "escalated": flag.escalated_at is not None and flag.escalated_at < period.end,
     }
 

@@ -412,7 +412,7 @@ def mark_read(
     *, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime
 ) -> dict[str, Any]:
     found = get(session=session, actor=actor, summary_id=summary_id, now=now)
-    summary = session.get(Summary, summary_id)
+    summary = session.get_one(Summary, summary_id)
     if summary.read_at is None:
         summary.read_at = now
         found["read_at"] = now
