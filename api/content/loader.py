@@ -95,7 +95,6 @@ class Item:
     answers: tuple[AnswerOption, ...]  # ranges are expanded, one option per integer
     required: bool
     loinc: str | None
-    answer_set: str | None  # the named set, or None for a {min, max} range
 
     @property
     def values(self) -> frozenset[int]:
@@ -560,9 +559,7 @@ def _items(
         text = check.text(data, "text", f"{field}.text")
         loinc = check.text(data, "loinc", f"{field}.loinc", required=False)
         required = check.boolean(data, "required", f"{field}.required", default=True)
-        options, set_name = _item_answers(
-            check, data.get("answers"), f"{field}.answers", answer_sets
-        )
+        options = _item_answers(check, data.get("answers"), f"{field}.answers", answer_sets)
         if link_id is None:
             continue
         seen[link_id] = index
@@ -575,7 +572,6 @@ def _items(
                 answers=options,
                 required=required,
                 loinc=loinc,
-                answer_set=set_name,
             )
         )
     return items
@@ -583,24 +579,24 @@ def _items(
 
 def _item_answers(
     check: _Check, value: Any, field: str, answer_sets: Mapping[str, tuple[AnswerOption, ...]]
-) -> tuple[tuple[AnswerOption, ...], str | None]:
+) -> tuple[AnswerOption, ...]:
     if isinstance(value, str):
         if value not in answer_sets:
             known = ", ".join(answer_sets) or "none defined"
             check.fail(field, f"names no answer set: {value!r} (answer_sets: {known})")
-            return (), None
-        return answer_sets[value], value
+            return ()
+        return answer_sets[value]
     if not isinstance(value, Mapping):
         check.fail(field, "must name an answer set or be a {min, max} range")
-        return (), None
+        return ()
     check.known_fields(value, ("min", "max", "labels"), f"{field}.")
     low = check.integer(value, "min", f"{field}.min")
     high = check.integer(value, "max", f"{field}.max")
     if low is None or high is None:
-        return (), None
+        return ()
     if high < low or high - low + 1 > MAX_RANGE_OPTIONS:
         check.fail(field, f"min..max must be 1 to {MAX_RANGE_OPTIONS} values, not {low}..{high}")
-        return (), None
+        return ()
     labels: dict[int, str] = {}
     raw_labels = value.get("labels", {})
     if check.mapping(raw_labels, f"{field}.labels") is not None:
@@ -614,7 +610,7 @@ def _item_answers(
     options = tuple(
         AnswerOption(value=v, label=labels.get(v), code=None) for v in range(low, high + 1)
     )
-    return options, None
+    return options
 
 
 def _scoring(

@@ -39,10 +39,6 @@ ALERT_KINDS = ("alert", "alert_email")
 # The priority lane: dispatchers claim lower numbers first, so an alert raised while the
 # 09:00 reminders drain is in the very next batch.
 ALERT_PRIORITY, DEFAULT_PRIORITY = 0, 1
-# pending → claimed → sent | failed, or back to pending (retry later);
-# pending → cancelled (task done) | superseded (a newer one of its collapse key) | expired.
-STATUSES = ("pending", "claimed", "sent", "failed", "cancelled", "superseded", "expired")
-FINAL = ("sent", "failed", "cancelled", "superseded", "expired")
 
 
 class Device(UUIDPrimaryKey, Base):
@@ -88,6 +84,8 @@ class Notification(UUIDPrimaryKey, Base):
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(String(240))
     link: Mapped[str | None] = mapped_column(String(200))  # opaque deep-link id
+    # pending → claimed → sent | failed, or back to pending (retry later);
+    # pending → cancelled (task done) | superseded (a newer one of its collapse key) | expired.
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]

@@ -205,7 +205,7 @@ def use_fcm_endpoint(app: Any, base_url: str | None, *, env: str) -> str:
 
     The one place that touches firebase-admin's private parts (7.x has no endpoint
     setting): `_MessagingService._fcm_url`, built from the class attribute `FCM_URL`.
-    tests/test_fcm_sender.py fails loudly if either disappears. Production refuses
+    tests/test_push_delivery.py fails loudly if either disappears. Production refuses
     anything but Google's host. Returns the send URL in use.
 
     Retries: the SDK retries 500/503 four times and honours 429 Retry-After inside the

@@ -24,8 +24,7 @@ For the planner (api/reminders, flags, groups), exactly these:
         a digest). Rows planned ahead for later slots are not touched until a newer one
         is due.
 
-    cancel(session, *, user_id=None, graduate_id=None, kind=None, subject=None,
-           now: datetime) -> int
+    cancel(session, *, user_id=None, graduate_id=None, kind=None, subject=None) -> int
         Cancels pending rows (a completed task cancels its reminders) of that user or
         graduate; `kind` may be one kind or several, None for all; `subject` None for
         all subjects. Rows already claimed by a dispatcher are in flight and left alone.
@@ -199,7 +198,6 @@ def cancel(
     graduate_id: uuid.UUID | None = None,
     kind: str | Iterable[str] | None = None,
     subject: str | None = None,
-    now: datetime,
 ) -> int:
     """Cancel pending rows of one user or graduate; how many were cancelled."""
     if (user_id is None) == (graduate_id is None):

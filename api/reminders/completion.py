@@ -79,17 +79,13 @@ def check_in_submitted(
             for entry in schedule.due(session=session, graduate=graduate, now=now)
         }
 
-    return _cancel_prefix(
-        session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", now, keep=still_due
-    )
+    return _cancel_prefix(session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", keep=still_due)
 
 
-def skill_practised(
-    *, session: Session, graduate: Graduate, practiced_at: datetime, now: datetime
-) -> int:
+def skill_practised(*, session: Session, graduate: Graduate, practiced_at: datetime) -> int:
     """Practice logged on a local day: that day's pending skill reminders are done."""
     day = practiced_at.astimezone(zoneinfo.ZoneInfo(graduate.timezone)).date()
-    return _cancel_prefix(session, graduate.id, ("skill_practice",), f"skill:{day}T", now)
+    return _cancel_prefix(session, graduate.id, ("skill_practice",), f"skill:{day}T")
 
 
 def appointment_reported(
@@ -98,11 +94,10 @@ def appointment_reported(
     graduate_id: uuid.UUID,
     appointment_id: uuid.UUID,
     occurrence_start: datetime,
-    now: datetime,
 ) -> int:
     """Attended, missed or rescheduled: no more "coming up" or "did you go?" for it."""
     prefix = appointment_subject(appointment_id, occurrence_start)
-    return _cancel_prefix(session, graduate_id, APPOINTMENT_KINDS, prefix, now)
+    return _cancel_prefix(session, graduate_id, APPOINTMENT_KINDS, prefix)
 
 
 def _cancel_prefix(
@@ -110,7 +105,6 @@ def _cancel_prefix(
     graduate_id: uuid.UUID,
     kinds: tuple[str, ...],
     prefix: str,
-    now: datetime,
     keep: Callable[[], set[str]] | None = None,
 ) -> int:
     """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included),
@@ -129,7 +123,7 @@ def _cancel_prefix(
         return 0
     kept = keep() if keep is not None else set()
     return sum(
-        cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject, now=now)
+        cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject)
         for subject in subjects
         if subject.split("+", 1)[0] not in kept
     )
