@@ -35,6 +35,7 @@ from api.errors import Forbidden, NotFound
 from api.graduates.models import CareTeamMember, Consent, Graduate
 from api.groups.models import Group
 from api.programs.models import Membership, Program, Role
+from api.vocabulary import FlagSource
 
 
 class Need(enum.Enum):
@@ -46,7 +47,7 @@ class Need(enum.Enum):
     OWN = "own"  # the graduate's own decisions (consents): the graduate only
 
 
-PART2_SOURCE = "substance_use"  # a flag's source when its evidence is a Part 2 record
+PART2_SOURCE = FlagSource.SUBSTANCE_USE  # a flag's source when its evidence is a Part 2 record
 
 
 def need_for_source(source: str) -> Need:

@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from api.config import ConfigError, Settings
+from api.vocabulary import NotificationKind
 
 log = logging.getLogger("api.notifications")
 
@@ -28,7 +29,7 @@ UNREGISTERED = "unregistered"  # the token is dead (or not ours): delete it
 QUOTA = "quota"  # 429: back off with jitter, retry later
 TRANSIENT = "transient"  # 5xx, timeouts, connection errors: bounded retries
 REJECTED = "rejected"  # FCM refused this message (400): retrying will not help
-HIGH_PRIORITY = ("alert", "escalation")
+HIGH_PRIORITY = (NotificationKind.ALERT, NotificationKind.ESCALATION)
 
 
 @dataclass(frozen=True)

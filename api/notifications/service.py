@@ -57,14 +57,17 @@ from api.notifications.models import (
     Notification,
 )
 from api.notifications.texts import TEXTS
+from api.vocabulary import NotificationStatus
 
 # The inbox shows what was meant to reach the person by now, even if the push was lost
 # (failed: FCM kept refusing; sent via "inbox": they had no device).
-SHOWN = ("sent", "failed")
+SHOWN = (NotificationStatus.SENT, NotificationStatus.FAILED)
 ROWS_PER_STATEMENT = 1000
 UNIQUE_KEY = ("user_id", "kind", "subject", "due_at")
 # Alerts jump the queue (the dispatchers' priority lane); the kind decides, not the caller.
-PRIORITY = {kind: ALERT_PRIORITY if kind in ALERT_KINDS else DEFAULT_PRIORITY for kind in KINDS}
+PRIORITY: dict[str, int] = {
+    kind: ALERT_PRIORITY if kind in ALERT_KINDS else DEFAULT_PRIORITY for kind in KINDS
+}
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def _row(item: Planned, now: datetime) -> dict[str, Any]:
         "body": body,
         "link": item.link,
         "priority": PRIORITY[item.kind],
-        "status": "pending",
+        "status": NotificationStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": item.due_at,
         "created_at": now,
@@ -202,7 +205,7 @@ def cancel(
     """Cancel pending rows of one user or graduate; how many were cancelled."""
     if (user_id is None) == (graduate_id is None):
         raise ValueError("cancel needs exactly one of user_id and graduate_id")
-    statement = update(Notification).where(Notification.status == "pending")
+    statement = update(Notification).where(Notification.status == NotificationStatus.PENDING)
     if user_id is not None:
         statement = statement.where(Notification.user_id == user_id)
     else:
@@ -213,7 +216,7 @@ def cancel(
     if subject is not None:
         statement = statement.where(Notification.subject == subject)
     result = session.execute(
-        statement.values(status="cancelled", claimed_by=None, last_error=None),
+        statement.values(status=NotificationStatus.CANCELLED, claimed_by=None, last_error=None),
         execution_options={"synchronize_session": False},
     )
     return rowcount(result)

@@ -42,6 +42,7 @@ from api.notifications.models import Device, Notification
 from api.programs.models import Program, Role
 from api.summaries import fhir
 from api.users.models import User
+from api.vocabulary import NotificationStatus
 
 BATCH = 200
 GRACE_DAYS = (7, 90)
@@ -372,7 +373,7 @@ def apply_retention(*, session: Session, now: datetime) -> int:
             session.execute(
                 delete(Notification).where(
                     Notification.graduate_id.in_(graduates),
-                    Notification.status != "pending",
+                    Notification.status != NotificationStatus.PENDING,
                     Notification.due_at < old,
                 ),
                 execution_options={"synchronize_session": False},

@@ -19,9 +19,10 @@ from api.db import rowcount
 from api.graduates.models import Graduate
 from api.notifications.models import Notification
 from api.notifications.service import cancel
+from api.vocabulary import NotificationKind, NotificationStatus
 
-CHECK_IN_KINDS = ("check_in_due", "check_in_nudge")
-APPOINTMENT_KINDS = ("appointment_before", "appointment_followup")
+CHECK_IN_KINDS = (NotificationKind.CHECK_IN_DUE, NotificationKind.CHECK_IN_NUDGE)
+APPOINTMENT_KINDS = (NotificationKind.APPOINTMENT_BEFORE, NotificationKind.APPOINTMENT_FOLLOWUP)
 
 
 def skill_subject(day: date, slot: str) -> str:
@@ -58,8 +59,8 @@ def group_meeting_changed(
         else group_meeting_subject(group_id, original_start)
     )
     statement = delete(Notification).where(
-        Notification.status == "pending",
-        Notification.kind == "group_meeting",
+        Notification.status == NotificationStatus.PENDING,
+        Notification.kind == NotificationKind.GROUP_MEETING,
         Notification.subject.startswith(prefix, autoescape=True),
     )
     if graduate_id is not None:
@@ -85,7 +86,7 @@ def check_in_submitted(
 def skill_practised(*, session: Session, graduate: Graduate, practiced_at: datetime) -> int:
     """Practice logged on a local day: that day's pending skill reminders are done."""
     day = practiced_at.astimezone(zoneinfo.ZoneInfo(graduate.timezone)).date()
-    return _cancel_prefix(session, graduate.id, ("skill_practice",), f"skill:{day}T")
+    return _cancel_prefix(session, graduate.id, (NotificationKind.SKILL_PRACTICE,), f"skill:{day}T")
 
 
 def appointment_reported(
@@ -113,7 +114,7 @@ def _cancel_prefix(
         select(Notification.subject)
         .where(
             Notification.graduate_id == graduate_id,
-            Notification.status == "pending",
+            Notification.status == NotificationStatus.PENDING,
             Notification.kind.in_(kinds),
             Notification.subject.startswith(prefix, autoescape=True),
         )

@@ -43,6 +43,7 @@ from api.notifications.service import Planned, enqueue
 from api.reminders.batch import BATCH, batches, read
 from api.reminders.rules import PRIORITY, Rules, rules_for
 from api.reminders.wanted import Wanted, wanted_for
+from api.vocabulary import NotificationStatus
 
 __all__ = ["BATCH", "HORIZON", "plan", "run"]
 
@@ -50,7 +51,12 @@ log = logging.getLogger("api.reminders")
 
 HORIZON = timedelta(hours=12)
 WRITERS = 2  # batches written at once on PostgreSQL while the next is planned
-LIVE = ("pending", "claimed", "sent", "failed")  # rows that count toward the daily cap
+LIVE = (
+    NotificationStatus.PENDING,
+    NotificationStatus.CLAIMED,
+    NotificationStatus.SENT,
+    NotificationStatus.FAILED,
+)  # rows that count toward the daily cap
 
 
 def plan(
@@ -134,7 +140,8 @@ def _write(session: Session, change: Change, *, now: datetime) -> int:
     if change.stale:
         session.execute(
             delete(Notification).where(
-                one_of(session, Notification.id, change.stale), Notification.status == "pending"
+                one_of(session, Notification.id, change.stale),
+                Notification.status == NotificationStatus.PENDING,
             ),
             execution_options={"synchronize_session": False},
         )
@@ -184,7 +191,9 @@ def _reconcile(
     wanted: list[Wanted], existing: list[Any], rules: Rules, now: datetime
 ) -> tuple[list[Wanted], list[uuid.UUID]]:
     """What to insert and which future pending rows to delete, within the daily cap."""
-    settled = [row for row in existing if row.status != "pending" or row.due_at <= now]
+    settled = [
+        row for row in existing if row.status != NotificationStatus.PENDING or row.due_at <= now
+    ]
     taken = {(row.kind, row.subject) for row in settled}
     # The cap counts pushes: rows of one kind due at the same moment collapse into one.
     pushes: dict[date, set[tuple[str, datetime]]] = defaultdict(set)
@@ -205,7 +214,7 @@ def _reconcile(
     future = {
         (row.kind, row.subject, row.due_at, row.expires_at): row.id
         for row in existing
-        if row.status == "pending" and row.due_at > now
+        if row.status == NotificationStatus.PENDING and row.due_at > now
     }
     wanted_keys = {(item.kind, item.subject, item.due_at, item.expires_at) for item in keep}
     add = [

@@ -14,19 +14,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from api.reminders.models import DEFAULTS, KIND_GROUPS
+from api.vocabulary import NotificationKind
 
 # Slots this far back may still be wanted: moved past quiet hours or by a snooze.
 HISTORY = timedelta(days=2)
 NO_QUIET_EXPIRY = timedelta(hours=12)
 GROUP_LEAD = timedelta(hours=2)  # before a group meeting the graduate holds a seat in
 # When the cap bites, what matters most goes first.
-PRIORITY = {
-    "appointment_before": 0,
-    "appointment_followup": 1,
-    "group_meeting": 2,
-    "check_in_due": 3,
-    "check_in_nudge": 4,
-    "skill_practice": 5,
+PRIORITY: dict[str, int] = {
+    NotificationKind.APPOINTMENT_BEFORE: 0,
+    NotificationKind.APPOINTMENT_FOLLOWUP: 1,
+    NotificationKind.GROUP_MEETING: 2,
+    NotificationKind.CHECK_IN_DUE: 3,
+    NotificationKind.CHECK_IN_NUDGE: 4,
+    NotificationKind.SKILL_PRACTICE: 5,
 }
 REMINDER_KINDS = tuple(PRIORITY)
 GROUP_OF = {kind: group for group, kinds in KIND_GROUPS.items() for kind in kinds}

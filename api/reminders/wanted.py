@@ -27,6 +27,7 @@ from api.reminders.rules import (
     Rules,
 )
 from api.timeline import MAINTENANCE, phase_for
+from api.vocabulary import NotificationKind, NotificationStatus
 
 # A reminder whose time passed this recently still goes (a scheduler restarted, a slow run);
 # older ones are not sent late, except a check-in's, which waits for the next waking hour.
@@ -109,7 +110,7 @@ def _place(
         expires = min(expires, deadline)
     if expires <= due or expires <= now:
         return None
-    if due < now - LOOKBACK and kind != "check_in_due":
+    if due < now - LOOKBACK and kind != NotificationKind.CHECK_IN_DUE:
         return None
     return Wanted(kind, subject, due, expires)
 
@@ -144,7 +145,13 @@ def _skills(
             nominal = rules.at(day, clock)
             if now - HISTORY <= nominal < now + horizon:
                 found.append(
-                    _place(rules, "skill_practice", skill_subject(day, slot), nominal, now)
+                    _place(
+                        rules,
+                        NotificationKind.SKILL_PRACTICE,
+                        skill_subject(day, slot),
+                        nominal,
+                        now,
+                    )
                 )
     return tuple(found)
 
@@ -173,10 +180,12 @@ def _check_ins(
         )
         due = _first_live(rules, opened, now)
         if due < now + horizon:
-            found.append(_place(rules, "check_in_due", subject, due, now, closes))
+            found.append(_place(rules, NotificationKind.CHECK_IN_DUE, subject, due, now, closes))
         nudge = rules.before_quiet(closes - NUDGE_BEFORE_CLOSE)
         if due < nudge < now + horizon:
-            found.append(_place(rules, "check_in_nudge", subject, nudge, now, closes))
+            found.append(
+                _place(rules, NotificationKind.CHECK_IN_NUDGE, subject, nudge, now, closes)
+            )
     return tuple(found)
 
 
@@ -216,7 +225,7 @@ def _appointments(
                 if now - HISTORY <= nominal < now + horizon:
                     yield _place(
                         rules,
-                        "appointment_before",
+                        NotificationKind.APPOINTMENT_BEFORE,
                         f"{subject}:{int(lead.total_seconds() // 60)}m",
                         nominal,
                         now,
@@ -224,7 +233,7 @@ def _appointments(
                     )
             after = start + timedelta(minutes=item.duration_minutes) + FOLLOWUP_AFTER_END
             if now - HISTORY <= after < now + horizon:
-                yield _place(rules, "appointment_followup", subject, after, now)
+                yield _place(rules, NotificationKind.APPOINTMENT_FOLLOWUP, subject, after, now)
 
 
 def _group_reminders(
@@ -239,7 +248,7 @@ def _group_reminders(
             nominal = starts - GROUP_LEAD
             if now - HISTORY <= nominal < now + horizon:
                 subject = group_meeting_subject(group_id, original)
-                yield _place(rules, "group_meeting", subject, nominal, now, starts)
+                yield _place(rules, NotificationKind.GROUP_MEETING, subject, nominal, now, starts)
 
 
 def _snoozed_repeats(graduate: Any, rules: Rules, data: Batch, now: datetime) -> Iterator[Wanted]:
@@ -250,7 +259,7 @@ def _snoozed_repeats(graduate: Any, rules: Rules, data: Batch, now: datetime) ->
             row
             for row in data.existing.get(graduate.id, ())
             if row.kind in kinds
-            and row.status == "sent"
+            and row.status == NotificationStatus.SENT
             and asked - NO_QUIET_EXPIRY <= row.due_at <= asked
         ]
         if not delivered:
@@ -271,15 +280,15 @@ def _still_open(
     """Whether the task behind a reminder is still to do (cancelled rows say so too)."""
     base = subject.split("+", 1)[0]
     cancelled = any(
-        row.status == "cancelled" and row.subject.split("+", 1)[0] == base
+        row.status == NotificationStatus.CANCELLED and row.subject.split("+", 1)[0] == base
         for row in data.existing.get(graduate.id, ())
     )
     if cancelled:
         return False
-    if kind == "skill_practice":
+    if kind == NotificationKind.SKILL_PRACTICE:
         day = date.fromisoformat(base[len("skill:") : len("skill:") + 10])
         return all(rules.local(at).date() != day for at in data.practised.get(graduate.id, ()))
-    if kind in ("check_in_due", "check_in_nudge"):
+    if kind in (NotificationKind.CHECK_IN_DUE, NotificationKind.CHECK_IN_NUDGE):
         entries = schedule.due_from(
             cadence=_cadence(graduate, data), recent=data.recent.get(graduate.id, []), now=now
         )
