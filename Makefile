@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help dev test lint install clean
+# pytest-xdist workers: each has its own SQLite file and its own PostgreSQL database.
+WORKERS ?= auto
+
+.PHONY: help dev demo-reset test test-fast lint install clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,12 +23,18 @@ install: $(BIN)/.installed ## Create .venv and install everything
 dev: install ## Run the API, the scheduler and demo data on SQLite (Ctrl-C stops all)
 	scripts/dev
 
+demo-reset: install ## Rebuild only the demo database (instance/companion.db) and its history
+	COMPANION_ENV=development $(BIN)/companion demo reset
+
 test: install lint ## Run ruff and the whole suite (SQLite, and PostgreSQL when it answers; CI=true requires it)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) -rs
+
+test-fast: install ## The SQLite half without the fuzz run, for the edit-test loop
+	TEST_DATABASES=sqlite $(BIN)/pytest -n $(WORKERS) -rs -m "not fuzz"
 
 lint: install ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-clean: ## Remove the virtualenv and the development database
+clean: ## Remove the virtualenv and the development database (make demo-reset keeps the venv)
 	rm -rf $(VENV) instance

@@ -13,8 +13,8 @@ from flask import Flask, Response, g, request
 
 from api.auth import FirebaseTokenVerifier
 from api.clock import SystemClock
-from api.config import load_settings
-from api.content.loader import load_library
+from api.config import ConfigError, load_settings
+from api.content.loader import ContentError, load_library
 from api.db import Database
 from api.extensions.smorest import Api
 from api.logs import configure_logging
@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     clock = overrides.pop("CLOCK", None) or SystemClock()
     verifier = overrides.pop("TOKEN_VERIFIER", None)
     settings = load_settings(overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.uses_auth_emulator:
         # firebase-admin reads this only from the process environment.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = str(settings.firebase_auth_emulator_host)
@@ -69,6 +69,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.install(app, settings)
     register_cli(app)
     return app
+
+
+def create_app_or_exit() -> Flask:
+    """The app for a process someone started by hand (wsgi, jobs, the `companion` command):
+    a missing setting or a broken content file ends it in one line that names the problem,
+    not a traceback."""
+    try:
+        return create_app()
+    except (ConfigError, ContentError) as error:
+        raise SystemExit(f"companion: {error}") from None
 
 
 def _register_api(app: Flask) -> None:
