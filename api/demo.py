@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import devtokens
@@ -224,16 +224,16 @@ PEOPLE = (
     *(DemoPerson(p.email, "graduate", p.note) for p in GRADUATES),
 )
 
-# What the care team does with each flag, by (graduate, kind): leave it, acknowledge it, or
+# What the care team does with each flag, by (graduate, kind, source): leave it, acknowledge it, or
 # resolve it with an outcome. Anything else raised is reviewed and closed as "no_action".
-DECISIONS: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("Sam", "urgent"): ("leave", None),
-    ("Chris", "disengaged"): ("leave", None),
-    ("Priya", "watch"): ("acknowledge", None),
-    ("Priya", "step_up"): ("acknowledge", None),
-    ("Leo", "watch"): ("resolve", "monitor"),
-    ("Jordan", "watch"): ("acknowledge", None),
-    ("Jordan", "step_up"): ("acknowledge", None),
+DECISIONS: dict[tuple[str, str, str], tuple[str, str | None]] = {
+    ("Sam", "urgent", "mood"): ("leave", None),
+    ("Chris", "disengaged", "mood"): ("leave", None),
+    ("Priya", "watch", "mood"): ("acknowledge", None),
+    ("Priya", "step_up", "mood"): ("acknowledge", None),
+    ("Leo", "watch", "mood"): ("resolve", "monitor"),
+    ("Jordan", "watch", "substance_use"): ("acknowledge", None),
+    ("Jordan", "step_up", "substance_use"): ("acknowledge", None),
 }
 NOTES = {
     "monitor": "Talked it through at the next session; a hard fortnight at work. Keep watching.",
@@ -264,9 +264,6 @@ class _Story:
 
     def tell(self) -> Program:
         now = self.start
-        if self.session.get_bind().dialect.name == "sqlite":
-            # A throwaway development database: the daily jobs commit, skip waiting on disk.
-            self.session.execute(text("PRAGMA synchronous = OFF"))
         users = {p.email: _user(self.session, p.email, now) for p in PEOPLE}
         self.program = create_program(
             session=self.session, name=PROGRAM_NAME, admin_email="staff@demo.example", now=now
@@ -387,11 +384,21 @@ class _Story:
         if persona.course == "fading" and persona.days - since <= 21:
             return  # Chris stopped opening the app three weeks ago
         self._appointments(persona, graduate, evening)
-        if self.rng.random() > persona.faithful:
+        due = schedule.due(session=self.session, graduate=graduate, now=evening)
+        scripted = (persona.course, since) in (("crisis", persona.days - 1), ("bump", BUMP_DAY))
+        closing = any(
+            item["questionnaire"] != "daily" and item["closes_at"] - evening < timedelta(hours=30)
+            for item in due
+        )  # the nudge before a form closes brings most people back
+        if (
+            not scripted
+            and self.rng.random() > persona.faithful
+            and (not closing or self.rng.random() > 0.8)
+        ):
             return
         graduates_service.note_activity(session=self.session, graduate_id=graduate.id, now=evening)
         phq, gad = _severity(persona, since, persona.days, self.rng)
-        for item in schedule.due(session=self.session, graduate=graduate, now=evening):
+        for item in due:
             form = item["questionnaire"]
             if form != "daily" and self.rng.random() > 0.9:
                 continue  # a full form left for another day (or missed)
@@ -501,7 +508,9 @@ class _Story:
             self.session.scalars(select(Flag).where(Flag.status != "resolved").order_by(Flag.id))
         ):
             name = names[flag.graduate_id]
-            action, outcome = DECISIONS.get((name, flag.kind), ("resolve", "no_action"))
+            action, outcome = DECISIONS.get(
+                (name, flag.kind, flag.source), ("resolve", "no_action")
+            )
             persona = next(p for p in GRADUATES if p.name == name)
             reader = self.therapist if persona.consent != "none" else self.staff
             if flag.source == "substance_use" and persona.consent != "part2":
