@@ -39,6 +39,7 @@ from api.plans.models import Appointment
 from api.plans.skills import SkillCatalogue
 from api.programs.models import Program, Role
 from api.programs.service import create_program, ensure_member
+from api.reminders import planner
 from api.reminders import service as reminders
 from api.summaries import service as summaries
 from api.users.models import User
@@ -368,6 +369,10 @@ class _Story:
         if morning <= self.end:
             time_rules.run_daily(session=self.session, now=morning)
             summaries.run_weekly(session=self.session, now=morning)
+            if self.end - morning < timedelta(days=1):
+                # Today's reminders, planned as the jobs process would: the dispatcher
+                # delivers those already due (to the inbox: demo phones have no device).
+                planner.run(session=self.session, now=morning - timedelta(hours=12))
         self._groups_met(day)
         for persona in GRADUATES:
             graduate = self.graduates.get(persona.name)

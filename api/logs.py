@@ -71,6 +71,7 @@ def configure_logging(level: str, fmt: str = "json") -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
         root.addHandler(handler)
-    # Alembic is chatty; werkzeug repeats our access log with full query strings.
-    for noisy in ("alembic", "werkzeug"):
+    # Alembic and APScheduler are chatty (our own lines say what ran); werkzeug repeats our
+    # access log with full query strings.
+    for noisy in ("alembic", "apscheduler", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
