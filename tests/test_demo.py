@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from api import demo
@@ -18,6 +19,8 @@ from api.timeline import local_today
 from jobs.scheduler import run_all_once
 
 
+# The demo is `make dev`'s, on SQLite; the services it calls are tested on both databases.
+@pytest.mark.parametrize("database_kind", ["sqlite"], indirect=True)
 def test_the_demo_has_months_of_history_and_flags_in_every_state(app, db, clock):
     program = demo.seed(session=db, content=app.extensions["companion"].content, now=clock.now())
     db.commit()
