@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+EMULATOR := tools/firebase-auth-emulator
 
 # pytest-xdist workers: each has its own SQLite file and its own PostgreSQL database.
 WORKERS ?= auto
@@ -18,7 +19,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed ## Create .venv and install everything
+# The Firebase Auth emulator for tests/test_firebase_emulator.py (Node 20+ and npm needed).
+$(EMULATOR)/node_modules/.installed: $(EMULATOR)/package.json $(EMULATOR)/package-lock.json
+	cd $(EMULATOR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed $(EMULATOR)/node_modules/.installed ## Create .venv and install everything (with the Firebase Auth emulator)
 
 dev: install ## Run the API, the scheduler and demo data on SQLite (Ctrl-C stops all)
 	scripts/dev
@@ -37,4 +43,4 @@ lint: install ## ruff: lint and format check
 	$(BIN)/ruff format --check .
 
 clean: ## Remove the virtualenv and the development database (make demo-reset keeps the venv)
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance $(EMULATOR)/node_modules

@@ -16,6 +16,7 @@ from api.clock import SystemClock
 from api.config import ConfigError, load_settings
 from api.content.loader import ContentError, load_library
 from api.db import Database
+from api.extensions import bodies
 from api.extensions.smorest import Api
 from api.logs import configure_logging
 from api.runtime import Runtime
@@ -27,11 +28,13 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Settings come from the environment; `config` overrides them (tests pass DATABASE_URL).
 
-    `config` may also carry objects: CLOCK (a Clock) and TOKEN_VERIFIER.
+    `config` may also carry objects: CLOCK (a Clock), TOKEN_VERIFIER and SESSION_COOKIES
+    (the console's session maker, `api.console.sessions.SessionCookies`).
     """
     overrides = dict(config or {})
     clock = overrides.pop("CLOCK", None) or SystemClock()
     verifier = overrides.pop("TOKEN_VERIFIER", None)
+    session_cookies = overrides.pop("SESSION_COOKIES", None)
     settings = load_settings(overrides)
     configure_logging(settings.log_level, settings.log_format)
     if settings.uses_auth_emulator:
@@ -47,8 +50,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         COMPANION_ENV=settings.env,
     )
@@ -60,13 +61,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         content=content,
     )
     _install_request_hooks(app)
-    _register_api(app)
+    _register_api(app)  # its app-wide hooks (the check-in safety screen) run first
+    bodies.install(app)  # then bodies are parsed, before the rate limiter reads them
 
-    from api import ratelimit, security
+    from api import console, ratelimit, security
     from api.cli import register_cli
 
     ratelimit.install(app, settings)
     security.install(app, settings)
+    console.install(
+        app, settings, session_cookies
+    )  # Swagger UI (/api/docs) and the care-team console
     register_cli(app)
     return app
 

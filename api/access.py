@@ -272,6 +272,21 @@ def sees(
     )
 
 
+def flag_readers(session: Session, *, graduate: Graduate, substance_use: bool) -> list[uuid.UUID]:
+    """The therapists who may read this graduate's flags, as `graduate()` decides for
+    Need.CLINICAL (Need.SUBSTANCE_USE when `substance_use`). Staff read every flag of their
+    program."""
+    reach = THERAPIST_REACH
+    consented = reach.c.substance_use if substance_use else reach.c.clinical
+    return list(
+        session.scalars(
+            select(reach.c.user_id)
+            .where(reach.c.graduate_id == graduate.id, consented.is_(True))
+            .distinct()
+        )
+    )
+
+
 def _denied(record: Graduate, action: str, message: str) -> Forbidden:
     return Forbidden(message, graduate_id=record.id, action=action)
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import firebase_admin
 from firebase_admin import auth as firebase_auth
+from firebase_admin.exceptions import FirebaseError
+from google.auth import exceptions as google_auth_exceptions
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Conflict, Forbidden, Unauthorized
 from api.graduates.models import Graduate
 from api.programs.models import Membership, Program, Role
 from api.users.models import User
+
+log = logging.getLogger("api.auth")
+
+ACCOUNT_LOOKUP_TIMEOUT_SECONDS = 5
 
 # firebase-admin's maximum; emulator tokens get no exp check from it at all.
 CLOCK_SKEW_SECONDS = 60
@@ -57,8 +65,18 @@ class Actor:
         return "user"
 
 
+@dataclass(frozen=True)
+class FirebaseAccount:
+    """What Firebase says about an account now (a token only says what was true at issue)."""
+
+    disabled: bool
+    tokens_valid_after: datetime | None  # Firebase's revocation time (whole seconds)
+
+
 class TokenVerifier(Protocol):
     def verify(self, token: str) -> dict[str, Any]: ...
+
+    def account(self, uid: str) -> FirebaseAccount | None: ...
 
 
 class FirebaseTokenVerifier:
@@ -74,7 +92,12 @@ class FirebaseTokenVerifier:
         try:
             self._app = firebase_admin.get_app(name)
         except ValueError:
-            self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=name)
+            # For account lookups: a slow Firebase must not hold a request for
+            # firebase-admin's default two minutes.
+            self._app = firebase_admin.initialize_app(
+                options={"projectId": project_id, "httpTimeout": ACCOUNT_LOOKUP_TIMEOUT_SECONDS},
+                name=name,
+            )
 
     def verify(self, token: str) -> dict[str, Any]:
         try:
@@ -87,6 +110,29 @@ class FirebaseTokenVerifier:
             firebase_auth.CertificateFetchError,
         ) as exc:
             raise Unauthorized("The sign-in token is not valid.") from exc
+        except google_auth_exceptions.DefaultCredentialsError as exc:
+            # firebase-admin wants Google credentials before it reads any token: without them
+            # nothing can be verified, and the caller is not signed in (401, not a 500).
+            log.warning("no Google credentials: ID tokens cannot be verified")
+            raise Unauthorized("The sign-in token could not be verified.") from exc
+
+    def account(self, uid: str) -> FirebaseAccount | None:
+        """One network call to Firebase (or the emulator); None when it cannot be asked, so
+        an outage leaves everyone signed in as they were rather than signed out."""
+        try:
+            record = firebase_auth.get_user(uid, app=self._app)
+        except firebase_auth.UserNotFoundError:
+            return FirebaseAccount(disabled=True, tokens_valid_after=None)  # deleted there
+        except (FirebaseError, google_auth_exceptions.GoogleAuthError, ValueError) as exc:
+            log.warning(
+                "could not ask Firebase about an account", extra={"error": type(exc).__name__}
+            )
+            return None
+        after = record.tokens_valid_after_timestamp
+        return FirebaseAccount(
+            disabled=record.disabled,
+            tokens_valid_after=datetime.fromtimestamp(after / 1000, UTC) if after else None,
+        )
 
 
 def bearer_token(header: str | None) -> str:
@@ -98,12 +144,18 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def check_claims(claims: dict[str, Any], *, project_id: str, now: datetime) -> None:
-    """The checks we never leave to firebase-admin: time, audience, verified email."""
-    if (
-        claims.get("aud") != project_id
-        or claims.get("iss") != f"https://securetoken.google.com/{project_id}"
-    ):
+ID_TOKEN_ISSUER = "https://securetoken.google.com/{project_id}"
+SESSION_COOKIE_ISSUER = "https://session.firebase.google.com/{project_id}"
+
+
+def check_claims(
+    claims: dict[str, Any], *, project_id: str, now: datetime, issuer: str = ID_TOKEN_ISSUER
+) -> None:
+    """The checks we never leave to firebase-admin: time, audience, verified email.
+
+    `issuer` is the ID token's by default; the console's session cookies name Firebase's
+    session issuer instead."""
+    if claims.get("aud") != project_id or claims.get("iss") != issuer.format(project_id=project_id):
         raise Unauthorized("The sign-in token is for another Firebase project.")
     if not claims.get("sub"):
         raise Unauthorized("The sign-in token has no subject.")
@@ -137,15 +189,61 @@ def authenticate(
     now: datetime,
     request_id: str | None = None,
     route: str | None = None,
+    account_check_every: timedelta | None = None,
+    recheck_account: bool = False,
 ) -> Actor:
+    """`account_check_every`: how stale our knowledge of the Firebase account may be before
+    we ask again (None: never); `recheck_account` asks now (a device being registered)."""
     claims = verifier.verify(bearer_token(header))
     check_claims(claims, project_id=project_id, now=now)
+    return actor_for(
+        session=session,
+        claims=claims,
+        now=now,
+        request_id=request_id,
+        route=route,
+        verifier=verifier,
+        account_check_every=account_check_every,
+        recheck_account=recheck_account,
+    )
+
+
+def account_check_interval(seconds: int) -> timedelta | None:
+    """The ACCOUNT_CHECK_SECONDS setting as `actor_for` takes it (0: never ask Firebase)."""
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def actor_for(
+    *,
+    session: Session,
+    claims: dict[str, Any],
+    now: datetime,
+    request_id: str | None = None,
+    route: str | None = None,
+    verifier: TokenVerifier | None = None,
+    account_check_every: timedelta | None = None,
+    recheck_account: bool = False,
+) -> Actor:
+    """The person checked claims name, refused if they signed out everywhere since or
+    Firebase has disabled or revoked them (asked through `verifier` when our knowledge is
+    older than `account_check_every`, or at once with `recheck_account`); the API's bearer
+    tokens and the console's session cookies both end here."""
     uid, email = str(claims["sub"]), str(claims["email"]).strip().lower()
     known = _known(session, uid)
     if not known or known[0].User.email != email:
         _user_for(session=session, uid=uid, email=email, now=now)
         known = _known(session, uid)
     user = known[0].User
+    if (
+        verifier is not None
+        and account_check_every is not None
+        and (
+            recheck_account
+            or user.account_checked_at is None
+            or now - user.account_checked_at >= account_check_every
+        )
+    ):
+        _check_account(session=session, verifier=verifier, user=user, now=now)
     if user.tokens_valid_after is not None and signed_in_at(claims) <= user.tokens_valid_after:
         raise Unauthorized("This sign-in was revoked; sign in again.")
     graduate = known[0].Graduate
@@ -159,6 +257,23 @@ def authenticate(
         request_id=request_id,
         route=route,
     )
+
+
+def _check_account(*, session: Session, verifier: TokenVerifier, user: User, now: datetime) -> None:
+    """Carries Firebase's disable and revocation into tokens_valid_after, which every request
+    checks; committed at once, so a refused request keeps it and the next one asks nobody."""
+    account = verifier.account(user.firebase_uid)
+    cutoff = None
+    if account is not None and account.disabled:
+        cutoff = now
+    elif account is not None and account.tokens_valid_after is not None:
+        # Firebase refuses tokens issued before its time; ours refuses sign-ins at or before
+        # tokens_valid_after. Both are whole seconds: one second earlier is the same rule.
+        cutoff = account.tokens_valid_after - timedelta(seconds=1)
+    if cutoff is not None and (user.tokens_valid_after is None or cutoff > user.tokens_valid_after):
+        user.tokens_valid_after = cutoff
+    user.account_checked_at = now
+    session.commit()
 
 
 # Built once: constructing this join costs more than running it.
@@ -180,21 +295,36 @@ def _known(session: Session, uid: str) -> list[Any]:
     return rows
 
 
+EMAIL_TAKEN = (
+    "This email address belongs to another account here. Sign in with that account, "
+    "or ask your program's staff for help."
+)
+
+
 def _user_for(*, session: Session, uid: str, email: str, now: datetime) -> User:
-    """Find or create the user; a new or changed verified email claims its invitations."""
+    """Find or create the user by Firebase uid; a new or changed verified email claims its
+    invitations. An email another user holds is a refusal (409), never a takeover: a second
+    Firebase account with someone's address must not inherit their record."""
     user = session.scalar(select(User).where(User.firebase_uid == uid))
-    if user is None:
-        # The same verified email under a new Firebase account (account recreated).
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            user = User(firebase_uid=uid, email=email, created_at=now)
-            session.add(user)
-        else:
-            user.firebase_uid = uid
-    elif user.email == email:
+    if user is not None and user.email == email:
         return user
-    user.email = email
-    session.flush()
+    if session.scalar(select(User.id).where(User.email == email, User.firebase_uid != uid)):
+        raise Conflict(EMAIL_TAKEN)
+    try:
+        with session.begin_nested():
+            if user is None:
+                user = User(firebase_uid=uid, email=email, created_at=now)
+                session.add(user)
+            else:
+                user.email = email
+            session.flush()
+    except IntegrityError:
+        # A concurrent first sign-in won the race. Its error names the other row (an email
+        # in PostgreSQL's DETAIL): decided here, never logged.
+        user = session.scalar(select(User).where(User.firebase_uid == uid))
+        if user is None or user.email != email:
+            raise Conflict(EMAIL_TAKEN) from None
+        return user
     session.execute(
         update(Membership)
         .where(Membership.email == email, Membership.user_id.is_(None))

@@ -44,7 +44,17 @@ class Settings:
     fcm_base_url: str | None = None  # tests and benchmarks point this at a local fake
     fcm_credentials: str | None = None  # service-account JSON path; None: application default
     fcm_timeout_seconds: float = 10.0
+    # Email, a clinician's second channel (api/notifications/mail.py): the console prints
+    # in development and tests; production sends through SMTP_URL, STARTTLS required.
+    smtp_url: str | None = None
+    email_from: str = "Continuing care <no-reply@companion.invalid>"
+    console_url: str = "http://localhost:5173"  # the sign-in link in every email
     database_pool: PoolSettings = field(default_factory=PoolSettings)
+    # How often each user's Firebase account is re-read (disabled? tokens revoked?); 0: never.
+    account_check_seconds: int = 0
+    # The console's Firebase web sign-in (public values, not secrets); unset: no web sign-in.
+    firebase_web_api_key: str | None = None
+    firebase_auth_domain: str | None = None
 
     @property
     def uses_auth_emulator(self) -> bool:
@@ -103,6 +113,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         # Development and tests verify tokens offline by the emulator convention.
         emulator = "127.0.0.1:9099"
 
+    # Production asks Firebase every 5 minutes per user; development and tests have no
+    # Firebase to ask unless they run the emulator and set this.
+    account_check_seconds = int(
+        source.get("ACCOUNT_CHECK_SECONDS") or (300 if env == "production" else 0)
+    )
+    if env == "production" and not 0 < account_check_seconds <= 3600:
+        raise ConfigError("production needs ACCOUNT_CHECK_SECONDS between 1 and 3600")
+
     database_url = source.get("DATABASE_URL") or _default_database_url(env)
     return Settings(
         env=env,
@@ -125,6 +143,12 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         fcm_base_url=source.get("FCM_BASE_URL") or None,
         fcm_credentials=source.get("FCM_CREDENTIALS") or None,
         fcm_timeout_seconds=float(source.get("FCM_TIMEOUT_SECONDS") or 10.0),
+        account_check_seconds=account_check_seconds,
+        smtp_url=source.get("SMTP_URL") or None,
+        email_from=str(source.get("EMAIL_FROM") or Settings.email_from),
+        console_url=str(source.get("CONSOLE_URL") or Settings.console_url),
+        firebase_web_api_key=source.get("FIREBASE_WEB_API_KEY") or None,
+        firebase_auth_domain=source.get("FIREBASE_AUTH_DOMAIN") or None,
         database_pool=PoolSettings(
             size=int(source.get("DB_POOL_SIZE") or PoolSettings.size),
             max_overflow=int(source.get("DB_MAX_OVERFLOW") or PoolSettings.max_overflow),

@@ -42,7 +42,17 @@ class Forbidden(DomainError):
 
 
 class NotFound(DomainError):
+    """No such record, or one the caller may not know exists. With `graduate_id` it is the
+    latter: the caller sees a plain 404, the audit trail records the denial."""
+
     status = 404
+
+    def __init__(
+        self, message: str, *, graduate_id: uuid.UUID | None = None, action: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.graduate_id = graduate_id
+        self.action = action
 
 
 class Conflict(DomainError):

@@ -4,8 +4,11 @@
   WRITE_LIMIT, shared by all routes: generous for a person, a wall for a script.
 - Routes next to sign-in (devices, sign-out everywhere, enrollment codes) have a tighter
   SIGN_IN_LIMIT of their own; failed enrollment redemptions ENROLLMENT_REDEEM_LIMIT.
-- A check-in that says the person is not safe is never limited: its flag and the 988
-  reply matter more than any budget.
+- A check-in submission (POST /graduates/{id}/check-ins) that says the person is not safe
+  is never limited: its flag and the 988 reply matter more than any budget. No other write
+  is exempt, whatever its body holds.
+- A body that cannot be parsed never reaches these checks: api.extensions.bodies refuses it
+  (400) first.
 - If Redis is unreachable, limits fall back to this process's memory rather than failing
   requests.
 """
@@ -16,7 +19,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 
 from api.auth import bearer_token
-from api.checkins import scoring
+from api.checkins import routes as checkins
 from api.config import Settings
 from api.errors import DomainError
 from api.runtime import runtime
@@ -45,7 +48,7 @@ def _caller_key() -> str:
 def _exempt_from_write_budget() -> bool:
     if request.method not in WRITES:
         return True
-    return scoring.screens_positive(runtime().content, request.get_json(silent=True))
+    return checkins.unsafe_submission()
 
 
 def install(app: Flask, settings: Settings) -> Limiter:

@@ -1,7 +1,8 @@
 """Security headers on every response and CORS for the clinician console's origins only.
 
-The phone app is not a browser and needs no CORS; the console is, and it sends a bearer
-token (never cookies), so credentials are not allowed and only listed origins get an answer.
+The phone app is not a browser and needs no CORS. The built-in console (/console/) is
+same-origin and needs none either; a console hosted elsewhere sends a bearer token (never
+cookies), so credentials are not allowed and only listed origins get an answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-# The API returns data, never pages that run code; Swagger UI (/api/docs) is exempt.
+# The API returns data, never pages that run code. The console and Swagger UI (/api/docs)
+# set their own policy, which allows scripts from the app's own origin only.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; style-src 'unsafe-inline'; img-src data:"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, Accept"
@@ -32,8 +34,7 @@ def install(app: Flask, settings: Settings) -> None:
     def _secure(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if not request.path.startswith("/api/docs"):
-            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        response.headers.setdefault("Content-Security-Policy", API_CSP)
         if production:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

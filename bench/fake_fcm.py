@@ -22,6 +22,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -63,6 +64,8 @@ class FakeFcm:
         self._ids = itertools.count(1)
         self._release = threading.Event()
         self.delivered: list[tuple[str, dict[str, Any]]] = []
+        # notification id -> (wall-clock time of its first accepted message, messages)
+        self.arrivals: dict[str, tuple[float, int]] = {}
         self.attempts: Counter[str] = Counter()  # every send request, by token
         self.refused: Counter[str] = Counter()  # by fault kind
         self.token_requests = 0
@@ -139,6 +142,7 @@ class FakeFcm:
     def reset(self) -> None:
         with self._lock:
             self.delivered.clear()
+            self.arrivals.clear()
             self.attempts.clear()
             self.refused.clear()
             self._faults.clear()
@@ -162,8 +166,12 @@ class FakeFcm:
             return None
 
     def _record(self, token: str, message: dict[str, Any]) -> str:
+        arrived = time.time()
         with self._lock:
             self.delivered.append((token, message))
+            key = message.get("data", {}).get("notification_id", "")
+            first, count = self.arrivals.get(key, (arrived, 0))
+            self.arrivals[key] = (first, count + 1)
             return f"projects/{self.project_id}/messages/{next(self._ids)}"
 
 
@@ -189,6 +197,12 @@ def _handler(fake: FakeFcm) -> type[BaseHTTPRequestHandler]:
                         1 for _, m in fake.delivered if m["data"].get("notification_id") in wanted
                     )
                 self._reply(200, {"count": count})
+                return
+            if self.path == "/arrivals":  # first arrival time and count of these ids
+                wanted = json.loads(body)
+                with fake._lock:
+                    found = {i: fake.arrivals[i] for i in wanted if i in fake.arrivals}
+                self._reply(200, found)
                 return
             if self.path == "/reset":
                 fake.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -107,6 +108,20 @@ def consent(
     return record
 
 
+def device(session: Session, user_id: uuid.UUID, token: str | None = None) -> Device:
+    """A phone registered for pushes."""
+    record = Device(
+        user_id=user_id,
+        token=token or f"tok-{uuid.uuid4().hex}",
+        platform="android",
+        created_at=NOW,
+        last_seen_at=NOW,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
 def reminder_crowd(
     session: Session, count: int, now: datetime
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -166,3 +181,87 @@ def reminder_crowd(
     )
     session.flush()
     return people
+
+
+def caseload(
+    session: Session, in_program: Program, therapist: Membership, size: int
+) -> list[Graduate]:
+    """`size` graduates who share check-ins with `therapist`, each with two PHQ-9 and GAD-7
+    scores and, for every fifth, an open flag: a caseload page's worth of everything."""
+    from api.checkins.models import CheckIn
+    from api.flags.models import Flag
+
+    people = [
+        User(firebase_uid=f"uid-{uuid.uuid4().hex}", email=unique_email("g"), created_at=NOW)
+        for _ in range(size)
+    ]
+    session.add_all(people)
+    session.flush()
+    graduates = [
+        Graduate(
+            program_id=in_program.id,
+            user_id=person.id,
+            display_name=f"Graduate {index:03d}",
+            graduation_date=date(2026, 10, 1),
+            timezone="America/Chicago",
+            substance_use=False,
+            baseline_phq9=6,
+            baseline_gad7=5,
+            created_at=NOW,
+        )
+        for index, person in enumerate(people)
+    ]
+    session.add_all(graduates)
+    session.flush()
+    rows: list[Any] = []
+    for index, record in enumerate(graduates):
+        rows.append(
+            CareTeamMember(graduate_id=record.id, membership_id=therapist.id, created_at=NOW)
+        )
+        rows.append(
+            Consent(
+                graduate_id=record.id,
+                therapist_user_id=therapist.user_id,
+                share_check_ins=True,
+                share_substance_use=False,
+                granted_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        for weeks, (phq, gad) in enumerate(((7, 6), (9 + index % 8, 8 + index % 7))):
+            for form, score in (("phq9", phq), ("gad7", gad)):
+                rows.append(
+                    CheckIn(
+                        graduate_id=record.id,
+                        questionnaire=form,
+                        form_version="1",
+                        answered_at=NOW - timedelta(days=14 - 7 * weeks),
+                        submitted_at=NOW - timedelta(days=14 - 7 * weeks),
+                        answers={},
+                        score=score,
+                        band="mild" if score < 10 else "moderate",
+                        subscales=None,
+                        safety_positive=False,
+                        part2=False,
+                    )
+                )
+        if index % 5 == 0:
+            rows.append(
+                Flag(
+                    graduate_id=record.id,
+                    program_id=in_program.id,
+                    kind=("urgent", "step_up", "watch", "disengaged")[index % 4],
+                    source="mood",
+                    status="open",
+                    rule="seeded",
+                    rules_version="domain-2026.1",
+                    explanation="Seeded for a caseload of this size.",
+                    evidence=[],
+                    details={},
+                    raised_at=NOW - timedelta(days=1),
+                    updated_at=NOW - timedelta(days=1),
+                )
+            )
+    session.add_all(rows)
+    session.flush()
+    return graduates

@@ -11,6 +11,12 @@ from tests.personas import row
 
 G = "/api/v1/graduates/{graduate_id}"
 
+
+def clinicians(status: int) -> dict[str, int]:
+    names = ("staff", "other_staff", "therapist_consent", "therapist_no_consent")
+    return {name: status for name in (*names, "therapist_unlinked")}
+
+
 NOTIFICATION_EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Anyone signed in has devices of their own; deleting another's is a quiet no-op.
     ("POST", "/api/v1/devices"): row(201),
@@ -22,9 +28,16 @@ NOTIFICATION_EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ),
     ("GET", "/api/v1/me/notifications"): row(200),
     ("POST", "/api/v1/me/notifications/{notification_id}/read"): row(404, graduate=200),
+    # An email channel is for clinicians (staff and therapists), each their own.
+    ("GET", "/api/v1/me/email-channel"): row(403, **clinicians(404)),
+    ("PUT", "/api/v1/me/email-channel"): row(403, **clinicians(200)),
+    ("DELETE", "/api/v1/me/email-channel"): row(403, **clinicians(204)),
+    ("POST", "/api/v1/me/email-channel/verify"): row(403, **clinicians(404)),
 }
 NOTIFICATION_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/devices"): {"token": "matrix-device-token", "platform": "android"},
+    ("PUT", "/api/v1/me/email-channel"): {"email": "alerts@example.org"},
+    ("POST", "/api/v1/me/email-channel/verify"): {"code": "123456"},
 }
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from api import devtokens
+from api import create_app, devtokens
+from api.auth import FirebaseTokenVerifier
 from api.config import ConfigError, load_settings
-from tests import factories
+from api.logs import JsonFormatter
+from tests import conftest, factories
 
 PROJECT = "demo-companion"
 ENV_VARS = ("COMPANION_ENV", "DATABASE_URL", "FIREBASE_PROJECT_ID", "FIREBASE_AUTH_EMULATOR_HOST")
@@ -141,6 +145,78 @@ def test_invitation_by_email_is_claimed_at_first_sign_in(as_user, world, token_e
     listed = staff.get(f"{members_url}?role=therapist&page_size=100").get_json()
     invitee = next(m for m in listed if m["email"] == "invitee@example.org")
     assert invitee["user_id"] == me["id"]
+
+
+def _logged(caplog) -> str:
+    """Everything the app logged, as the JSON formatter writes it and with every extra."""
+    formatted = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    extras = "\n".join(repr(vars(record)) for record in caplog.records)
+    return "\n".join((caplog.text, formatted, extras))
+
+
+def test_a_token_whose_uid_and_email_are_two_users_is_409_and_logs_neither(as_user, world, caplog):
+    caplog.set_level(logging.DEBUG)
+    graduate_uid = devtokens.uid_for(world.graduate_email)
+    staff_email = world.email("staff")
+    # The graduate's Firebase account now says it has the staff member's address.
+    crossed = as_user(staff_email, uid=graduate_uid)
+    for _ in range(2):
+        response = crossed.get("/api/v1/me")
+        assert_error(response, 409)
+        assert staff_email not in response.get_data(as_text=True)
+    logged = _logged(caplog)
+    assert caplog.records and staff_email not in logged and world.graduate_email not in logged
+    # Both people keep their own records.
+    assert as_user(world.graduate_email).get("/api/v1/me").json["graduate_id"] == str(
+        world.graduate.id
+    )
+    staff_me = as_user(staff_email).get("/api/v1/me").json
+    assert staff_me["email"] == staff_email and staff_me["graduate_id"] is None
+
+
+def test_a_second_firebase_account_with_the_same_email_does_not_take_over(as_user, world):
+    before = as_user(world.graduate_email).get("/api/v1/me").json
+    newcomer = as_user(world.graduate_email, uid="someone-else-entirely")
+    assert_error(newcomer.get("/api/v1/me"), 409)
+    assert_error(newcomer.get(f"/api/v1/graduates/{world.graduate.id}"), 409)
+    # The record still answers to its own uid, and only to it.
+    assert as_user(world.graduate_email).get("/api/v1/me").json == before
+
+
+def test_an_email_change_to_a_free_address_follows_the_uid_and_claims_invitations(as_user, world):
+    uid = devtokens.uid_for(world.graduate_email)
+    staff = as_user(world.email("staff"))
+    new_email = factories.unique_email("moved")
+    invited = staff.post(
+        f"/api/v1/programs/{world.program.id}/members", json={"email": new_email, "role": "staff"}
+    )
+    assert invited.status_code == 201, invited.json
+    me = as_user(new_email, uid=uid).get("/api/v1/me").json
+    assert me["email"] == new_email and me["graduate_id"] == str(world.graduate.id)
+    assert {"program_id": str(world.program.id), "role": "staff"} in me["memberships"]
+
+
+def test_without_google_credentials_a_bad_token_is_401_not_500(
+    migrated_url, session_clock, monkeypatch
+):
+    """Production's verifier (no emulator) on a machine without Application Default
+    Credentials, where firebase-admin fails before it reads the token."""
+    project = f"prod-{uuid.uuid4().hex[:8]}"
+    app = create_app(
+        conftest.test_config(
+            migrated_url, session_clock, TOKEN_VERIFIER=FirebaseTokenVerifier(project)
+        )
+    )
+    for name in ("FIREBASE_AUTH_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # google-auth: do not probe a metadata server
+    monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent")  # nor read a gcloud login
+    forged = devtokens.mint(project_id=project, email="x@example.org", now=session_clock.now())
+    try:
+        for token in ("garbage", "a.b.c", forged):
+            assert_error(app.test_client().get("/api/v1/me", headers=bearer(token)), 401)
+    finally:
+        app.extensions["companion"].db.dispose()
 
 
 @pytest.fixture

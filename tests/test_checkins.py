@@ -3,6 +3,7 @@ offline submissions, idempotency, history, consent and Part 2 gating, trends."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -281,7 +282,10 @@ def test_part2_records_only_with_the_consent_that_names_them(people, clock, as_u
     url = f"{people['base']}/check-ins"
     assert {c["questionnaire"] for c in people["full"].get(url).json} == {"phq9", "bam"}
     assert {c["questionnaire"] for c in people["partial"].get(url).json} == {"phq9"}
-    assert people["partial"].get(f"{url}/{bam['id']}").status_code == 403
+    # Indistinguishable from an id that does not exist: a 403 would name substance-use care.
+    hidden, unknown = (people["partial"].get(f"{url}/{i}") for i in (bam["id"], uuid.uuid4()))
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json == unknown.json
     assert people["full"].get(f"{url}/{bam['id']}").json["answers"]["bam-1"] == 0
     trends = f"{people['base']}/trends"
     assert people["partial"].get(trends, query_string={"instrument": "bam"}).status_code == 403

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from api import create_app
+from api.checkins.models import CheckIn
 from tests import conftest
+from tests.test_groups import GROUP
 
 ERROR_KEYS = {"code", "status", "message"}
 GRADUATE_BODY = {
@@ -132,6 +137,147 @@ def test_nul_characters_are_refused_not_a_database_error(as_user, world, db, bod
     response = as_user(world.email("therapist_consent")).post(url, json=body)
     assert_error(response, 422)
     assert "NUL" in response.json["message"] or "NUL" in str(response.json.get("errors"))
+
+
+# A lone surrogate is valid JSON ("\\ud800") but no database can store it as text.
+LONE_SURROGATE = "Ro\\ud800bin"
+DAILY_UNSAFE = {
+    "questionnaire": "daily",
+    "answers": {
+        "daily-mood": 5,
+        "phq2-1": 0,
+        "phq2-2": 0,
+        "gad2-1": 0,
+        "gad2-2": 0,
+        "daily-safe": 0,
+    },
+    "answered_at": "2026-11-23T15:00:00+00:00",
+}
+
+
+def _raw_json(value: Any) -> str:
+    """JSON text with any lone surrogate escaped, as a client would send it."""
+    return json.dumps(value).replace(json.dumps(LONE_SURROGATE), f'"{LONE_SURROGATE}"')
+
+
+def _surrogate_requests(world, as_user) -> list[tuple[Any, str, str, dict]]:
+    """The four routes the review found: graduate name, announcement, medication, program."""
+    staff, coordinator = as_user(world.email("staff")), as_user(world.email("coordinator"))
+    group = coordinator.post(f"/api/v1/programs/{world.program.id}/groups", json=GROUP)
+    assert group.status_code == 201, group.json
+    return [
+        (
+            staff,
+            "POST",
+            f"/api/v1/programs/{world.program.id}/graduates",
+            {**GRADUATE_BODY, "display_name": LONE_SURROGATE},
+        ),
+        (
+            coordinator,
+            "POST",
+            f"/api/v1/groups/{group.json['id']}/announcements",
+            {"title": "News", "body": LONE_SURROGATE},
+        ),
+        (
+            as_user(world.email("therapist_consent")),
+            "POST",
+            f"/api/v1/graduates/{world.graduate.id}/plan/medications",
+            {"name": LONE_SURROGATE, "managed_by": "Dr. Rivera"},
+        ),
+        (staff, "PATCH", f"/api/v1/programs/{world.program.id}", {"name": LONE_SURROGATE}),
+    ]
+
+
+def test_a_lone_surrogate_in_text_is_a_422_not_a_database_error(as_user, world):
+    for caller, method, url, body in _surrogate_requests(world, as_user):
+        response = caller.open(method, url, data=_raw_json(body), content_type="application/json")
+        refused = assert_error(response, 422, with_errors=True)
+        assert "surrogate" in refused["message"], (url, refused)
+
+
+def test_a_lone_surrogate_in_a_key_is_refused_too(as_user, world):
+    body = {**GRADUATE_BODY, LONE_SURROGATE: 1}
+    response = as_user(world.email("staff")).post(
+        f"/api/v1/programs/{world.program.id}/graduates",
+        data=_raw_json(body),
+        content_type="application/json",
+    )
+    assert_error(response, 422, with_errors=True)
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_a_body_nested_5000_deep_is_a_json_400(as_user, world, opener):
+    closer = "]" if opener == "[" else "}"
+    deep = opener * 5000 + "1" + closer * 5000
+    for caller, url in [
+        (as_user(world.email("staff")), f"/api/v1/programs/{world.program.id}/members"),
+        (as_user(world.email("graduate")), f"/api/v1/graduates/{world.graduate.id}/check-ins"),
+    ]:
+        response = caller.post(url, data=deep, content_type="application/json")
+        assert "nested too deeply" in assert_error(response, 400)["message"]
+
+
+def test_nesting_past_what_any_body_needs_is_a_422(as_user, world):
+    """Deep enough to parse, far deeper than any of our bodies: refused by the schemas."""
+    response = as_user(world.email("staff")).post(
+        f"/api/v1/programs/{world.program.id}/graduates",
+        json={
+            **GRADUATE_BODY,
+            "baseline": {"phq9": 7, "gad7": 6, "x": json.loads("[" * 40 + "]" * 40)},
+        },
+    )
+    assert "nested" in assert_error(response, 422, with_errors=True)["message"]
+
+
+@pytest.mark.parametrize(
+    "oddity",
+    [
+        {"answers": {**DAILY_UNSAFE["answers"], LONE_SURROGATE: 1}},
+        {"extra": json.loads("[" * 500 + "]" * 500)},
+        {"extra": "\x00"},
+    ],
+    ids=["surrogate key", "500 deep", "NUL"],
+)
+def test_an_unsafe_check_in_keeps_its_safety_block_whatever_else_is_wrong(as_user, world, oddity):
+    response = as_user(world.email("graduate")).post(
+        f"/api/v1/graduates/{world.graduate.id}/check-ins",
+        data=_raw_json({**DAILY_UNSAFE, **oddity}),
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.json
+    assert response.json["safety"]["positive"] is True
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [', "extra": ' + "[" * 5000 + "]" * 5000 + "}", ', "extra": }', ","],
+    ids=["5000 deep", "malformed", "truncated"],
+)
+def test_an_unsafe_check_in_too_broken_to_parse_still_gets_its_safety_block(as_user, world, tail):
+    text = json.dumps(DAILY_UNSAFE)[:-1] + tail
+    response = as_user(world.email("graduate")).post(
+        f"/api/v1/graduates/{world.graduate.id}/check-ins",
+        data=text,
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["safety"]["positive"] is True
+    assert response.json["safety"]["resources"]
+
+
+def test_an_idempotency_key_over_200_characters_is_a_422_with_the_safety_block(as_user, world, db):
+    caller = as_user(world.email("graduate"))
+    url = f"/api/v1/graduates/{world.graduate.id}/check-ins"
+    too_long = caller.post(url, json=DAILY_UNSAFE, headers={"Idempotency-Key": "k" * 201})
+    assert too_long.status_code == 422, too_long.json
+    assert set(too_long.json["errors"]) == {"Idempotency-Key"}
+    assert too_long.json["safety"]["positive"] is True
+    assert db.scalar(select(func.count()).select_from(CheckIn)) == 0
+
+    stored = caller.post(url, json=DAILY_UNSAFE, headers={"Idempotency-Key": "k" * 200})
+    assert stored.status_code == 201, stored.json
+    again = caller.post(url, json=DAILY_UNSAFE, headers={"Idempotency-Key": "k" * 200})
+    assert again.status_code == 201 and again.json["id"] == stored.json["id"]
 
 
 @pytest.fixture

@@ -128,12 +128,14 @@ def test_an_escalation_is_pushed_to_staff_with_nothing_clinical_in_it(story, run
     story.clock.advance(minutes=61)
     run_jobs()  # escalates, then the dispatch pass delivers
     inbox = story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json
-    assert [item["kind"] for item in inbox] == ["escalation"]
+    # The alert at the flag's raising (tests/test_alerts.py), then the escalation.
+    assert [item["kind"] for item in inbox] == ["escalation", "alert"]
     assert inbox[0]["title"] == "Needs your attention"
     assert "PHQ" not in str(inbox[0]) and "safety" not in str(inbox[0]).lower()
-    assert story.as_user(story.emails["therapist"]).get("/api/v1/me/notifications").json == []
+    therapist = story.as_user(story.emails["therapist"]).get("/api/v1/me/notifications").json
+    assert [item["kind"] for item in therapist] == ["alert"]  # escalations go to staff
     run_jobs()  # escalated once: pushed once
-    assert len(story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json) == 1
+    assert len(story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json) == 2
 
 
 def test_an_acknowledged_urgent_flag_does_not_escalate(story, run_jobs):

@@ -145,5 +145,5 @@ def test_escalations_go_to_the_named_on_call_staff_only(story, run_jobs, db):  #
     story.clock.advance(minutes=61)
     run_jobs()
     on_call = story.as_user(second.email).get("/api/v1/me/notifications").json
-    assert [item["kind"] for item in on_call] == ["escalation"]
+    assert [item["kind"] for item in on_call] == ["escalation", "alert"]  # alerted, escalated
     assert story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json == []

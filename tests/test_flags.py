@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.flags.models import Flag
 from api.programs.models import Role
+from api.users.models import User
 from tests import factories
 
 GRADUATION = date(2026, 11, 2)
@@ -261,7 +262,14 @@ def test_contact_request_tells_the_care_team_without_alarm(story):
     assert story.kinds() == ["contact_request"]
 
 
-def test_the_safety_reply_says_the_care_team_was_told(story):
+def _staff_phone(story, db):
+    """Someone the alert can reach: the care team is told only then (tests/test_alerts.py)."""
+    factories.device(db, db.scalar(select(User.id).where(User.email == story.emails["staff"])))
+    db.commit()
+
+
+def test_the_safety_reply_says_the_care_team_was_told(story, db):
+    _staff_phone(story, db)
     reply = story.check_in(
         "daily",
         {"daily-mood": 2, "phq2-1": 0, "phq2-2": 0, "gad2-1": 0, "gad2-2": 0, "daily-safe": 0},
@@ -270,7 +278,8 @@ def test_the_safety_reply_says_the_care_team_was_told(story):
     assert story.kinds() == ["urgent"]
 
 
-def test_a_refused_positive_submission_still_raises_an_urgent_flag(story):
+def test_a_refused_positive_submission_still_raises_an_urgent_flag(story, db):
+    _staff_phone(story, db)
     answers = phq9(2, item9=3)
     del answers["phq9-2"]
     response = story.as_user(story.email).post(

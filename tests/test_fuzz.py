@@ -80,3 +80,79 @@ def test_every_operation_holds_under_generated_input(app, world, as_user, role, 
             failures[operation.label] = str(failure).splitlines()[:12]
     assert len(calls) >= 50, "the fuzzer barely ran: is the spec being served?"
     assert not failures, "\n".join(f"{label}: {lines}" for label, lines in failures.items())
+
+
+LONE_SURROGATE = "\ud800"
+TOO_DEEP = "[" * 5000 + "]" * 5000
+
+
+def _with_surrogates(value):
+    """The same body with a lone surrogate in every string, keys included."""
+    if isinstance(value, str):
+        return value + LONE_SURROGATE
+    if isinstance(value, dict):
+        return {_with_surrogates(k): _with_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_surrogates(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("role", ["graduate", "staff"])
+def test_every_body_refuses_deep_nesting_and_lone_surrogates(app, world, client, as_user, role):
+    """Odd input the generators never make: a 5,000-deep body (400 before anything reads it)
+    and schema-valid bodies with a lone UTF-16 surrogate in every string (422)."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    signed_in = {"Authorization": f"Bearer {as_user(world.email(role)).token}"}
+    known = {"graduate_id": str(world.graduate.id), "program_id": str(world.program.id)}
+    failures, bodies = {}, 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.label in SKIPPED or not operation.body:
+            continue
+        names = {parameter.name for parameter in operation.path_parameters}
+        pinned = {name: value for name, value in known.items() if name in names}
+        strategy = operation.as_strategy(
+            generation_mode=GenerationMode.POSITIVE,
+            path_parameters=pinned or None,
+            headers=signed_in,
+        )
+
+        @given(case=strategy)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case):
+            nonlocal bodies
+            url = case.formatted_path
+            deep = client.open(
+                url,
+                method=case.method,
+                data=TOO_DEEP,
+                headers=signed_in,
+                content_type="application/json",
+            )
+            assert deep.status_code == 400, (url, deep.status_code, deep.get_data(as_text=True))
+            assert set(deep.get_json()) >= ERROR_KEYS
+            if not isinstance(case.body, dict) or not case.body:
+                return
+            bodies += 1
+            odd = client.open(
+                url,
+                method=case.method,
+                json=_with_surrogates(case.body),
+                headers=signed_in,
+                query_string=case.query,
+            )
+            assert 400 <= odd.status_code < 500, (url, odd.status_code, odd.get_data(as_text=True))
+            assert set(odd.get_json()) >= ERROR_KEYS
+
+        try:
+            check()
+        except Exception as failure:
+            failures[operation.label] = str(failure).splitlines()[:12]
+    assert bodies >= 10, "hardly any bodies were tried: is the spec being served?"
+    assert not failures, "\n".join(f"{label}: {lines}" for label, lines in failures.items())

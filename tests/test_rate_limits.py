@@ -86,3 +86,51 @@ def test_counters_live_in_redis_when_redis_url_is_set(limited):
     [limiter] = limited.extensions["limiter"]
     expected = "RedisStorage" if os.environ.get("REDIS_URL") else "MemoryStorage"
     assert type(limiter.storage).__name__ == expected
+
+
+def _spend_budget(app, clock, person: str) -> None:
+    assert [_post(app, clock, person).status_code for _ in range(3)] == [403, 403, 403]
+    assert _post(app, clock, person).status_code == 429
+
+
+def test_a_safety_answer_exempts_only_a_check_in_submission(limited, clock):
+    person = f"{uuid.uuid4().hex}@example.org"
+    _spend_budget(limited, clock, person)
+    token = devtokens.mint(project_id="demo-companion", email=person, now=clock.now())
+    unsafe = {
+        "questionnaire": "daily",
+        "answers": {**DAILY, "daily-safe": 0, "phq9-9": 3},
+        "answered_at": clock.now().isoformat(),
+    }
+    client = limited.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    elsewhere = [
+        ("POST", f"/api/v1/programs/{uuid.uuid4()}/members"),
+        ("PUT", f"/api/v1/graduates/{uuid.uuid4()}/consents/{uuid.uuid4()}"),
+        ("POST", "/api/v1/enrollments"),
+        ("POST", "/api/v1/devices"),
+    ]
+    for method, path in elsewhere:
+        response = client.open(path, method=method, json=unsafe, headers=headers)
+        assert response.status_code == 429, (method, path, response.status_code)
+    # The check-in route itself: still exempt when (and only when) the answer is unsafe.
+    assert _post(limited, clock, person, answers={**DAILY, "daily-safe": 0}).status_code == 403
+    assert _post(limited, clock, person).status_code == 429
+
+
+def test_a_body_too_deep_to_parse_is_refused_before_the_budget(limited, clock, caplog):
+    person = f"{uuid.uuid4().hex}@example.org"
+    _spend_budget(limited, clock, person)
+    token = devtokens.mint(project_id="demo-companion", email=person, now=clock.now())
+    deep = "[" * 5000 + "]" * 5000
+    for path in (MISSING, f"/api/v1/programs/{uuid.uuid4()}/members"):
+        response = limited.test_client().post(
+            path,
+            data=deep,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 400, (path, response.get_data(as_text=True))
+        assert set(response.json) >= {"code", "status", "message"}
+    # The limiter never had to swallow an error (which would have let the request through).
+    assert not [r for r in caplog.records if r.name == "flask-limiter" and r.levelno >= 30]

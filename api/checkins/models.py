@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UUIDPrimaryKey
 
+IDEMPOTENCY_KEY_LENGTH = 200
+
 
 class CheckIn(UUIDPrimaryKey, Base):
     """One answered questionnaire: item-level answers, the form version they answered, and
@@ -46,7 +48,7 @@ class IdempotentRequest(UUIDPrimaryKey, Base):
     __table_args__ = (UniqueConstraint("graduate_id", "key"),)
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id"))
-    key: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]

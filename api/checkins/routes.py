@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import g, request
@@ -13,6 +11,7 @@ from api.checkins.schemas import (
     CheckIn,
     CheckInCreate,
     CheckInDue,
+    CheckInHeaders,
     CheckInQuery,
     CheckInResult,
     Trend,
@@ -27,17 +26,28 @@ GRADUATE = "/graduates/<uuid:graduate_id>"
 CLINICAL_READERS = ("graduate", "staff", "therapist")
 
 
-def safety_first(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Before sign-in or validation can fail: a body that says the person is not safe makes
-    every reply carry the safety block, so a phone with a wrong clock still shows 988."""
+SUBMISSION = ("check-ins.CheckIns", "POST")
 
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if scoring.screens_positive(runtime().content, request.get_json(force=True, silent=True)):
-            g.error_extras = _safety_for_error
-        return view(*args, **kwargs)
 
-    return wrapper
+@blp.before_app_request
+def safety_first() -> None:
+    """Before anything can refuse a check-in submission (a body too broken to parse, sign-in,
+    validation): a body that says the person is not safe makes every reply carry the safety
+    block, so a phone with a wrong clock still shows 988. Registered with the blueprint,
+    so it runs before api.extensions.bodies refuses what cannot be parsed."""
+    if unsafe_submission():
+        g.error_extras = _safety_for_error
+
+
+def unsafe_submission() -> bool:
+    """Whether this request is a check-in submission whose body holds a positive safety
+    answer, however wrong the rest of it is (even unparseable as a whole)."""
+    if (request.endpoint, request.method) != SUBMISSION:
+        return False
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        body = safety.salvaged_answers(request.get_data(cache=True))
+    return scoring.screens_positive(runtime().content, body)
 
 
 def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
@@ -63,19 +73,19 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route(f"{GRADUATE}/check-ins")
 class CheckIns(MethodView):
-    @safety_first
     @blp.requires("graduate")
+    @blp.arguments(CheckInHeaders, location="headers")
     @blp.arguments(CheckInCreate)
     @blp.response(201, CheckInResult)
     @blp.alt_response(409, response="CONFLICT")
-    def post(self, body: dict, graduate_id: uuid.UUID):
+    def post(self, headers: dict, body: dict, graduate_id: uuid.UUID):
         """Submit a check-in (Idempotency-Key header optional; answered_at up to 7 days back)."""
         rt = runtime()
         reply, replayed = service.submit(
             session=rt.db.session,
             actor=g.actor,
             graduate_id=graduate_id,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=headers.get("idempotency_key") or None,
             library=rt.content,
             now=rt.clock.now(),
             **body,

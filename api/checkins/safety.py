@@ -3,7 +3,9 @@ no one watches the app live. Built even when the rest of a submission is refused
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -17,6 +19,8 @@ from api.programs.models import Program, default_crisis_lines
 
 log = logging.getLogger("api.safety")
 CARE_TEAM_TOLD = " We have also let your care team know, but they may not see it right away."
+# Said only when no alert could reach anyone (api.flags.alerts): the crisis lines are the way.
+NOT_TOLD = " We could not reach your care team just now, so please use the crisis lines."
 
 MESSAGE = (
     "Thank you for telling us. Please use your safety plan now and reach out to someone. "
@@ -45,7 +49,9 @@ def block(
             )
     return {
         "positive": positive,
-        "message": (MESSAGE + (CARE_TEAM_TOLD if care_team_told else "")) if positive else None,
+        "message": (MESSAGE + (CARE_TEAM_TOLD if care_team_told else NOT_TOLD))
+        if positive
+        else None,
         "resources": [_resource(line) for line in resources],
         "safety_plan": safety_plan if positive else None,
     }
@@ -63,6 +69,23 @@ def block_whatever_happens(
         session.rollback()
         log.warning("safety block built without the database")
         return block(session=session, graduate_id=None, positive=True)
+
+
+# A flat JSON object after "answers" (check-in answers are numbers: no nesting to match).
+ANSWERS = re.compile(rb'"answers"\s*:\s*(\{[^{}\[\]]*\})')
+
+
+def salvaged_answers(raw: bytes) -> dict[str, Any] | None:
+    """The answers of a body that cannot be parsed as a whole (malformed, or nested too
+    deeply elsewhere), for the safety screen only: the first flat `"answers": {...}` in it."""
+    found = ANSWERS.search(raw)
+    if found is None:
+        return None
+    try:
+        answers = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return {"answers": answers} if isinstance(answers, dict) else None
 
 
 def _resource(line: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
+from api.checkins.models import IDEMPOTENCY_KEY_LENGTH
 from api.checkins.service import TREND_INSTRUMENTS
 from api.extensions.smorest import Schema
 
@@ -26,6 +27,19 @@ class CheckInCreate(Schema):
     )
     answered_at = fields.AwareDateTime(
         required=True, metadata={"description": "ISO 8601 with offset; up to 7 days back"}
+    )
+
+
+class CheckInHeaders(Schema):
+    """A key longer than the stored column could never be kept: refused before anything runs."""
+
+    class Meta:
+        unknown = EXCLUDE  # every other header
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(max=IDEMPOTENCY_KEY_LENGTH),
+        metadata={"description": "Retries with the same key store the check-in once (24 h)."},
     )
 
 

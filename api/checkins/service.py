@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,10 @@ from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
 from api.db import upsert
 from api.errors import Conflict, Invalid, NotFound
+from api.flags import alerts
 from api.flags import service as flags
 from api.flags.rules import Point
+from api.graduates.models import Graduate
 from api.reminders import completion as reminders
 
 OFFLINE_LIMIT = timedelta(days=7)
@@ -115,7 +118,7 @@ def submit(
             session=session,
             graduate_id=graduate_id,
             positive=scored.safety_positive,
-            care_team_told=any(flag.kind == "urgent" for flag in raised),
+            care_team_told=alerts.told(raised),
         ),
     }
     if idempotency_key is not None and not _claim_key(
@@ -144,8 +147,19 @@ def history(
         action="check_in.list",
         now=now,
     )
+    return history_for(
+        graduate_id=graduate_id,
+        sees_substance_use=found.sees_substance_use,
+        questionnaire=questionnaire,
+    )
+
+
+def history_for(
+    *, graduate_id: uuid.UUID, sees_substance_use: bool, questionnaire: str | None
+) -> Select[tuple[CheckIn]]:
+    """`history` for a caller `access` has already let in (with what it may see)."""
     statement = select(CheckIn).where(CheckIn.graduate_id == graduate_id)
-    if not found.sees_substance_use:
+    if not sees_substance_use:
         statement = statement.where(CheckIn.part2.is_(False))
     if questionnaire is not None:
         statement = statement.where(CheckIn.questionnaire == questionnaire)
@@ -172,14 +186,8 @@ def one(
     if check_in is None or check_in.graduate_id != graduate_id:
         raise NotFound("No check-in with that id.")
     if check_in.part2 and not found.sees_substance_use:
-        access.graduate(
-            session=session,
-            actor=actor,
-            graduate_id=graduate_id,
-            need=access.Need.SUBSTANCE_USE,
-            action="check_in.read",
-            now=now,
-        )
+        # A 403 would tell a reader without Part 2 consent that substance-use care exists.
+        raise NotFound("No check-in with that id.", graduate_id=graduate_id, action="check_in.read")
     return check_in
 
 
@@ -211,6 +219,29 @@ def trends(
         statement = statement.where(CheckIn.answered_at >= start)
     if end is not None:
         statement = statement.where(CheckIn.answered_at < end)
+    return _trend(
+        graduate, instrument, session.scalars(statement.order_by(CheckIn.answered_at)), library
+    )
+
+
+def trends_for(
+    *, session: Session, graduate: Graduate, instruments: tuple[str, ...], library: ContentLibrary
+) -> list[dict[str, Any]]:
+    """`trends` of several instruments in one query, for a caller `access` has already let
+    in for each of them (the console's graduate page)."""
+    points: dict[str, list[CheckIn]] = {instrument: [] for instrument in instruments}
+    for point in session.scalars(
+        select(CheckIn)
+        .where(CheckIn.graduate_id == graduate.id, CheckIn.questionnaire.in_(instruments))
+        .order_by(CheckIn.answered_at)
+    ):
+        points[point.questionnaire].append(point)
+    return [_trend(graduate, each, points[each], library) for each in instruments]
+
+
+def _trend(
+    graduate: Graduate, instrument: str, points: Iterable[CheckIn], library: ContentLibrary
+) -> dict[str, Any]:
     form = library.questionnaire(instrument)
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}.get(instrument)
     return {
@@ -226,7 +257,7 @@ def trends(
                 "subscales": point.subscales,
                 "mood": point.answers.get("daily-mood") if instrument == "daily" else None,
             }
-            for point in session.scalars(statement.order_by(CheckIn.answered_at))
+            for point in points
         ],
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from functools import wraps
 from http import HTTPStatus
@@ -18,8 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
-from api.auth import authenticate
-from api.errors import Conflict, DomainError, Forbidden, Unavailable
+from api.auth import account_check_interval, authenticate
+from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
 
@@ -30,27 +31,42 @@ BODY_LOCATIONS = {"json", "form", "files"}
 
 
 class Schema(ma.Schema):
-    """Every schema refuses unknown fields (no mass assignment) and NUL characters, which
-    PostgreSQL cannot store in text (a 500 otherwise, and never meaningful input)."""
+    """Every schema refuses unknown fields (no mass assignment) and text no database can store
+    (NUL characters, lone UTF-16 surrogates: a 500 otherwise, and never meaningful input),
+    and nesting deeper than any of our bodies has."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.pre_load
-    def refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
-        if _holds_nul(data):
-            raise ma.ValidationError("Text may not contain NUL (\\u0000) characters.")
+    def refuse_unstorable(self, data: Any, **_kwargs: Any) -> Any:
+        problem = _unstorable(data)
+        if problem:
+            raise ma.ValidationError(problem)
         return data
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
-    return False
+# Our deepest body (a plan's safety plan) is a few levels; a walk of this depth is cheap.
+MAX_DEPTH = 32
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(data: Any) -> str | None:
+    """What makes a parsed body unstorable, walked without recursion (bodies may be deep)."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "Text may not contain NUL (\\u0000) characters."
+            if LONE_SURROGATE.search(value):
+                return "Text may not contain lone UTF-16 surrogates (\\ud800-\\udfff)."
+        elif isinstance(value, Mapping | list | tuple):
+            if depth >= MAX_DEPTH:
+                return f"The body is nested more than {MAX_DEPTH} levels deep."
+            children = [*value.keys(), *value.values()] if isinstance(value, Mapping) else value
+            pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StrictBoolean(ma.fields.Boolean):
@@ -134,19 +150,7 @@ class Api(flask_smorest.Api):
         return _with_extras(payload), code, headers
 
     def handle_domain_error(self, error: DomainError) -> tuple[dict[str, Any], int]:
-        rt = runtime()
-        rt.db.session.rollback()
-        if isinstance(error, Forbidden) and error.graduate_id and g.get("actor"):
-            # The denial itself is part of the audit trail, so it outlives the rollback.
-            audit.record(
-                session=rt.db.session,
-                actor=g.actor,
-                action=error.action or "graduate.access",
-                graduate_id=error.graduate_id,
-                outcome="denied",
-                now=rt.clock.now(),
-            )
-            rt.db.session.commit()
+        roll_back_and_record_denial(error)
         return _with_extras(error_body(error.status, error.message, error.errors)), error.status
 
     def handle_database_unavailable(self, error: Exception) -> tuple[dict[str, Any], int, dict]:
@@ -166,6 +170,23 @@ class Api(flask_smorest.Api):
         return _with_extras(body), unavailable.status, headers
 
 
+def roll_back_and_record_denial(error: DomainError) -> None:
+    """A refused request changes nothing, except that a denial is part of the audit trail,
+    so it outlives the rollback (the API and the console both end a refusal here)."""
+    rt = runtime()
+    rt.db.session.rollback()
+    if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
+        audit.record(
+            session=rt.db.session,
+            actor=g.actor,
+            action=error.action or "graduate.access",
+            graduate_id=error.graduate_id,
+            outcome="denied",
+            now=rt.clock.now(),
+        )
+        rt.db.session.commit()
+
+
 def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
     """What a route asked every error reply of this request to carry (the safety block)."""
     extras = g.get("error_extras")
@@ -177,11 +198,15 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
 
-    def requires(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def requires(
+        self, *roles: str, recheck_account: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Sign-in required (any role if none named); one transaction per request.
 
         A caller holding none of `roles` gets 403: the route is not for them at all.
-        Which records they may touch is decided below, in `api.access`.
+        Which records they may touch is decided below, in `api.access`. Firebase is asked
+        about the account every ACCOUNT_CHECK_SECONDS per user, and at once on routes with
+        `recheck_account` (registering a device).
         """
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -197,6 +222,8 @@ class Blueprint(flask_smorest.Blueprint):
                     now=rt.clock.now(),
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+                    account_check_every=account_check_interval(rt.settings.account_check_seconds),
+                    recheck_account=recheck_account,
                 )
                 # Any request is app activity, refused ones included (DOMAIN.md rule 4), so
                 # it is committed now, not with a request that may yet fail and roll back.

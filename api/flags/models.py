@@ -50,6 +50,9 @@ class Flag(UUIDPrimaryKey, Base):
     note: Mapped[str | None] = mapped_column(Text)
     superseded_by: Mapped[uuid.UUID | None]
     escalated_at: Mapped[datetime | None]
+    # Urgent and step-up flags: "queued" when an alert to someone with a device or a
+    # verified email was queued with the flag, "no_one_reached" otherwise (api.flags.alerts).
+    alert_status: Mapped[str | None] = mapped_column(String(20))
 
 
 class FlagEvent(Base):

@@ -36,6 +36,13 @@ class Flag(Schema):
     note = fields.String(allow_none=True)
     superseded_by = fields.UUID(allow_none=True)
     escalated_at = fields.AwareDateTime(allow_none=True)
+    alert_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "urgent and step-up flags: queued (someone with a device or a "
+            "verified email was alerted) or no_one_reached; null for other kinds"
+        },
+    )
 
 
 class Acknowledge(Schema):
@@ -54,7 +61,9 @@ class ContactRequested(Schema):
 class FlagEvent(Schema):
     at = fields.AwareDateTime()
     action = fields.String(
-        metadata={"description": "raised, updated, acknowledged, resolved, superseded, escalated"}
+        metadata={
+            "description": "raised, alerted, updated, acknowledged, resolved, superseded, escalated"
+        }
     )
     actor_user_id = fields.UUID(allow_none=True, metadata={"description": "null: the system"})
     details = fields.Dict()

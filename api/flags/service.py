@@ -17,7 +17,7 @@ from api.audit import service as audit
 from api.auth import Actor
 from api.checkins.models import CheckIn
 from api.errors import Conflict, NotFound
-from api.flags import configuration
+from api.flags import alerts, configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import Graduate
@@ -199,6 +199,7 @@ def raise_signal(
         existing = _open(session, graduate.id, signal.kind, signal.source)
         return _merge(session, existing, signal, now) if existing else None
     _event(session, flag, None, "raised", {"rule": signal.rule}, now)
+    alerts.flag_raised(session=session, flag=flag, now=now)
     if signal.kind == "step_up":
         watch = _open(session, graduate.id, "watch", signal.source)
         if watch is not None:
@@ -224,6 +225,7 @@ def raise_for_refused_submission(
 ) -> bool:
     """A positive safety answer raises its urgent flag even when the submission is refused
     (no check-in to cite; `details` says why). Committed on its own: the request failed.
+    Returns whether the care team was told (an alert someone can receive was queued).
 
     The flag is a mood flag, read without the Part 2 consent: if the body touched a
     substance-use form (`part2`), the refusal is not quoted, since its wording (a BAM item's
@@ -240,7 +242,7 @@ def raise_for_refused_submission(
         graduate = session.get(Graduate, graduate_id)
         if graduate is None:
             return False
-        raise_signal(
+        flag = raise_signal(
             session=session,
             graduate=graduate,
             now=now,
@@ -259,7 +261,7 @@ def raise_for_refused_submission(
         session.rollback()
         log.exception("could not raise the urgent flag for a refused submission")
         return False
-    return True
+    return alerts.told([flag] if flag is not None else [])
 
 
 def _retry_digest(graduate_id: uuid.UUID, idempotency_key: str) -> str:
@@ -425,8 +427,15 @@ def history(
     *, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime
 ) -> list[FlagEvent]:
     """Every state change of a flag, oldest first, for the record or an export."""
-    get(session=session, actor=actor, flag_id=flag_id, now=now)
-    return list(
+    return with_history(session=session, actor=actor, flag_id=flag_id, now=now)[1]
+
+
+def with_history(
+    *, session: Session, actor: Actor, flag_id: uuid.UUID, now: datetime
+) -> tuple[Flag, list[FlagEvent]]:
+    """The flag and its history in one checked, audited read (the console's flag page)."""
+    flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
+    return flag, list(
         session.scalars(
             select(FlagEvent).where(FlagEvent.flag_id == flag_id).order_by(FlagEvent.id)
         )
@@ -442,6 +451,7 @@ def acknowledge(
     if flag.status == "open":
         flag.status, flag.acknowledged_at, flag.updated_at = "acknowledged", now, now
         _event(session, flag, actor, "acknowledged", {"note": note}, now)
+        alerts.flag_taken(session=session, flag=flag, actor=actor)
     return flag
 
 
@@ -454,6 +464,7 @@ def resolve(
     flag.status, flag.outcome, flag.note = "resolved", outcome, note
     flag.resolved_at, flag.updated_at = now, now
     _event(session, flag, actor, "resolved", {"outcome": outcome}, now)
+    alerts.flag_taken(session=session, flag=flag, actor=actor)
     return flag
 
 

@@ -23,12 +23,13 @@ from api.checkins.cadence import FULL_FORMS, INTENSIFYING, REACH, Cadence, midni
 from api.checkins.models import CheckIn
 from api.flags import configuration
 from api.flags import rules as flag_rules
+from api.flags.alerts import on_call_staff
 from api.flags.models import Flag, FlagEvent
 from api.flags.service import OPEN, raise_signal
 from api.graduates.models import Graduate
 from api.notifications.service import Planned, enqueue
 from api.plans.models import Appointment, AppointmentReport
-from api.programs.models import Membership, Program, Role
+from api.programs.models import Program
 from api.timeline import local_today, phase_for
 
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
@@ -326,7 +327,7 @@ def escalate(*, session: Session, now: datetime) -> int:
         if flag.raised_at > now - limit:
             continue
         flag.escalated_at = now
-        on_call = _on_call(session, program.id, rules)
+        on_call = on_call_staff(session, program.id, rules)
         session.add(
             FlagEvent(
                 flag_id=flag.id,
@@ -342,19 +343,6 @@ def escalate(*, session: Session, now: datetime) -> int:
         escalated += 1
     enqueue(session, items=pushes, now=now)
     return escalated
-
-
-def _on_call(session: Session, program_id: uuid.UUID, rules: flag_rules.Rules) -> list[uuid.UUID]:
-    """The program's on-call staff who have signed in (all staff unless the rules name some)."""
-    statement = select(Membership.user_id).where(
-        Membership.program_id == program_id,
-        Membership.role == Role.STAFF,
-        Membership.user_id.is_not(None),
-    )
-    if rules.on_call_emails:
-        wanted = [email.strip().lower() for email in rules.on_call_emails]
-        statement = statement.where(Membership.email.in_(wanted))
-    return list(dict.fromkeys(session.scalars(statement.order_by(Membership.email))))
 
 
 def _day(value: date) -> str:

@@ -5,12 +5,15 @@ One or many processes (`python -m jobs.dispatcher`); SQLite runs one. Each pass:
 1. claim (one short transaction): rows whose claim ran out (a dispatcher that crashed
    or hung) go back to `pending`; then up to `batch_size` due `pending` rows are taken
    with `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer) and marked
-   `claimed` by this pass with a lease. Of those, the ones past `expires_at` become
-   `expired` (quiet hours began during an outage: not sent), and the ones a newer
-   due row of the same collapse key replaces become `superseded`. Commit.
-2. send, outside any transaction: one push per device of the recipient.
-3. record (one transaction), only where the row is still ours: `sent` (by push, or
-   to the inbox when the person has no device left), a retry later
+   `claimed` by this pass with a lease, alerts first (the priority lane: lower
+   `priority` before any reminder, whatever its due time). Of those, the ones past
+   `expires_at` become `expired` (quiet hours began during an outage: not sent), and
+   the ones a newer due row of the same collapse key replaces become `superseded`; an email whose
+   recipient has no verified email channel any more is `cancelled`. Commit.
+2. send, outside any transaction: one push per device of the recipient (alerts in a
+   call of their own, before the rest of the batch), or the email.
+3. record (one transaction), only where the row is still ours: `sent` (by push or
+   email, or to the inbox when the person has no device left), a retry later
    (`next_attempt_at`, backoff with jitter for 429 and for 5xx/timeouts), or `failed`
    after `max_attempts`. Dead tokens are deleted.
 
@@ -40,8 +43,15 @@ from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.clock import Clock, FrozenClock
-from api.notifications import senders
-from api.notifications.models import Device, Notification
+from api.config import Settings
+from api.notifications import mail, senders, texts
+from api.notifications.models import (
+    ALERT_PRIORITY,
+    EMAIL_KINDS,
+    Device,
+    EmailChannel,
+    Notification,
+)
 from api.notifications.senders import QUOTA, TRANSIENT, UNREGISTERED, Outcome, Push, Sender
 
 log = logging.getLogger("api.notifications")
@@ -65,6 +75,8 @@ class Report:
     failed: int = 0
     expired: int = 0
     superseded: int = 0
+    cancelled: int = 0  # emails to someone who removed their email channel
+    emailed: int = 0
     lost_claims: int = 0  # recorded by another pass after our lease ran out
     tokens_deleted: int = 0
     pushes: int = 0
@@ -84,6 +96,7 @@ class Claimed:
     link: str | None
     collapse_key: str
     attempts: int
+    priority: int
 
 
 @dataclass
@@ -91,6 +104,7 @@ class Batch:
     claim: str
     rows: list[Claimed] = field(default_factory=list)
     devices: dict[uuid.UUID, list[tuple[str, str]]] = field(default_factory=dict)
+    emails: dict[uuid.UUID, str] = field(default_factory=dict)  # verified channels
 
 
 class Dispatcher:
@@ -105,9 +119,13 @@ class Dispatcher:
         lease: timedelta = LEASE,
         max_attempts: int = MAX_ATTEMPTS,
         rng: random.Random | None = None,
+        email_sender: mail.EmailSender | None = None,
+        console_url: str = Settings.console_url,
     ) -> None:
         self.session_factory = session_factory
         self.sender = sender
+        self.email_sender = email_sender or mail.ConsoleEmailSender()
+        self.console_url = console_url
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.batch_size = min(batch_size, sender.max_batch)
@@ -163,7 +181,7 @@ class Dispatcher:
             due = (
                 select(TABLE.c.id)
                 .where(TABLE.c.status == "pending", TABLE.c.next_attempt_at <= now)
-                .order_by(TABLE.c.next_attempt_at)
+                .order_by(TABLE.c.priority, TABLE.c.next_attempt_at)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
@@ -186,6 +204,7 @@ class Dispatcher:
                     TABLE.c.collapse_key,
                     TABLE.c.attempts,
                     TABLE.c.expires_at,
+                    TABLE.c.priority,
                 )
             ).all()
             report.claimed = len(claimed)
@@ -196,12 +215,22 @@ class Dispatcher:
             abandoned -= set(expired)
             superseded = self._superseded(session, [row.id for row in claimed], now)
             superseded -= set(expired) | abandoned
+            skip = set(expired) | superseded | abandoned
+            batch.emails = self._email_addresses(
+                session, {row.user_id for row in claimed if row.kind in EMAIL_KINDS}
+            )
+            unaddressed = {
+                row.id
+                for row in claimed
+                if row.kind in EMAIL_KINDS and row.user_id not in batch.emails
+            } - skip
             self._finish(session, batch.claim, expired, status="expired", now=now)
             self._finish(session, batch.claim, superseded, status="superseded", now=now)
             self._finish(session, batch.claim, abandoned, status="failed", now=now)
+            self._finish(session, batch.claim, unaddressed, status="cancelled", now=now)
             report.expired, report.superseded = len(expired), len(superseded)
-            report.failed = len(abandoned)
-            skip = set(expired) | superseded | abandoned
+            report.failed, report.cancelled = len(abandoned), len(unaddressed)
+            skip |= unaddressed
             batch.rows = [
                 Claimed(
                     row.id,
@@ -212,11 +241,14 @@ class Dispatcher:
                     row.link,
                     row.collapse_key,
                     row.attempts,
+                    row.priority,
                 )
                 for row in claimed
                 if row.id not in skip
             ]
-            batch.devices = self._devices(session, {row.user_id for row in batch.rows})
+            batch.devices = self._devices(
+                session, {row.user_id for row in batch.rows if row.kind not in EMAIL_KINDS}
+            )
             session.commit()
         except BaseException:
             session.rollback()
@@ -274,13 +306,32 @@ class Dispatcher:
                 found[user_id].append((token, platform))
         return found
 
+    def _email_addresses(self, session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not user_ids:
+            return {}
+        rows = session.execute(
+            select(EmailChannel.user_id, EmailChannel.email).where(
+                EmailChannel.user_id.in_(user_ids), EmailChannel.verified_at.is_not(None)
+            )
+        )
+        return {user_id: email for user_id, email in rows}
+
     # -- 2. send and 3. record ----------------------------------------------------------------
 
     def deliver(self, batch: Batch, report: Report) -> None:
+        alerts: list[Push] = []
         pushes: list[Push] = []
+        emails: list[mail.Email] = []
         for row in batch.rows:
+            if row.kind in EMAIL_KINDS:
+                body = texts.email_body(row.kind, row.link, self.console_url)
+                emails.append(
+                    mail.Email(row.id, batch.emails[row.user_id], row.kind, row.title, body)
+                )
+                continue
+            lane = alerts if row.priority == ALERT_PRIORITY else pushes
             for token, platform in batch.devices.get(row.user_id, ()):
-                pushes.append(
+                lane.append(
                     Push(
                         row.id,
                         token,
@@ -292,14 +343,20 @@ class Dispatcher:
                         row.collapse_key,
                     )
                 )
-        outcomes = self.sender.send(pushes) if pushes else []
-        report.pushes = len(pushes)
         by_row: dict[uuid.UUID, list[Outcome]] = defaultdict(list)
         dead_tokens: set[str] = set()
-        for push, outcome in zip(pushes, outcomes, strict=True):
-            by_row[push.notification_id].append(outcome)
-            if outcome.error == UNREGISTERED:
-                dead_tokens.add(push.token)
+        # Alerts leave before the reminders claimed with them, not among 500 of them.
+        for lane in (alerts, pushes):
+            outcomes = self.sender.send(lane) if lane else []
+            for push, outcome in zip(lane, outcomes, strict=True):
+                by_row[push.notification_id].append(outcome)
+                if outcome.error == UNREGISTERED:
+                    dead_tokens.add(push.token)
+        report.pushes = len(alerts) + len(pushes)
+        if emails:
+            outcomes = self.email_sender.send(emails)
+            for email, outcome in zip(emails, outcomes, strict=True):
+                by_row[email.notification_id].append(outcome)
         self._record(batch, by_row, dead_tokens, report)
 
     def _record(
@@ -312,15 +369,18 @@ class Dispatcher:
         session = self.session_factory()
         now = self.clock.now()
         pushed: list[uuid.UUID] = []
+        emailed: list[uuid.UUID] = []
         to_inbox: list[uuid.UUID] = []
         retries: list[dict] = []
         failed: list[dict] = []
         for row in batch.rows:
             outcomes = by_row.get(row.id, [])
             errors = [o for o in outcomes if not o.ok]
-            if any(o.ok for o in outcomes):
+            if row.kind in EMAIL_KINDS and not errors:
+                emailed.append(row.id)
+            elif any(o.ok for o in outcomes):
                 pushed.append(row.id)  # devices that failed now are not retried
-            elif all(o.error == UNREGISTERED for o in errors):
+            elif row.kind not in EMAIL_KINDS and all(o.error == UNREGISTERED for o in errors):
                 to_inbox.append(row.id)  # no device (left): the inbox still shows it
             else:
                 retryable = [o for o in errors if o.error in (QUOTA, TRANSIENT)]
@@ -340,6 +400,7 @@ class Dispatcher:
             ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(("claimed", "pending"))
             sent = self._finish(session, batch.claim, pushed, "sent", now, via="push")
             inboxed = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
+            sent += self._finish(session, batch.claim, emailed, "sent", now, via="email")
             if retries:
                 retried = session.execute(
                     update(TABLE)
@@ -371,6 +432,7 @@ class Dispatcher:
             session.rollback()
             raise
         report.sent, report.to_inbox, report.retried = sent, inboxed, retried
+        report.emailed = len(emailed)
         report.failed += failures
         report.lost_claims = len(batch.rows) - (sent + inboxed + retried + failures)
         if report.lost_claims:
@@ -420,10 +482,12 @@ def for_app(
 ) -> Dispatcher:
     """A dispatcher on the app's database and clock, with the sender its settings name."""
     runtime = app.extensions["companion"]
+    options.setdefault("email_sender", mail.build_email_sender(runtime.settings))
     return Dispatcher(
         session_factory=runtime.db.session,
         sender=sender or senders.build_sender(runtime.settings),
         clock=clock or runtime.clock,
+        console_url=runtime.settings.console_url,
         **options,
     )
 
@@ -431,4 +495,11 @@ def for_app(
 def run_pass(*, app: Flask, now: datetime | None = None) -> int:
     """`flask jobs run-once`: drain what is due with the configured sender; rows recorded."""
     report = for_app(app, clock=FrozenClock(now) if now else None).drain()
-    return report.sent + report.to_inbox + report.failed + report.expired + report.superseded
+    return (
+        report.sent
+        + report.to_inbox
+        + report.failed
+        + report.expired
+        + report.superseded
+        + report.cancelled
+    )

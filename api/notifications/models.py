@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UUIDPrimaryKey
+from api.users.models import User
 
 PLATFORMS = ("android", "ios", "web")
 KINDS = (
@@ -27,7 +28,17 @@ KINDS = (
     "group_announcement",
     "escalation",
     "summary_ready",
+    "alert",  # an urgent or step-up flag, to the care team (api.flags.alerts)
+    "alert_email",
+    "summary_ready_email",
 )
+# These go to the person's verified email channel, not to their devices, and are not in
+# the inbox (the inbox already has the push kind of the same thing).
+EMAIL_KINDS = ("alert_email", "summary_ready_email")
+ALERT_KINDS = ("alert", "alert_email")
+# The priority lane: dispatchers claim lower numbers first, so an alert raised while the
+# 09:00 reminders drain is in the very next batch.
+ALERT_PRIORITY, DEFAULT_PRIORITY = 0, 1
 # pending → claimed → sent | failed, or back to pending (retry later);
 # pending → cancelled (task done) | superseded (a newer one of its collapse key) | expired.
 STATUSES = ("pending", "claimed", "sent", "failed", "cancelled", "superseded", "expired")
@@ -52,8 +63,14 @@ class Notification(UUIDPrimaryKey, Base):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("user_id", "kind", "subject", "due_at"),
-        # Dispatchers claim `pending` rows whose next attempt is due, oldest first.
-        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        # Dispatchers claim `pending` rows whose next attempt is due, alerts first, then
+        # oldest first: one index scan in that order, stopped by the batch's LIMIT.
+        Index(
+            "ix_notifications_status_priority_next_attempt_at",
+            "status",
+            "priority",
+            "next_attempt_at",
+        ),
         # A newer row of the same collapse key supersedes older ones; the inbox reads by user.
         Index("ix_notifications_user_id_collapse_key_due_at", "user_id", "collapse_key", "due_at"),
         Index("ix_notifications_user_id_due_at", "user_id", "due_at"),
@@ -82,3 +99,24 @@ class Notification(UUIDPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(String(200))  # an error code, never a token
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(
+        SmallInteger, default=DEFAULT_PRIORITY, server_default=str(DEFAULT_PRIORITY)
+    )
+    # An alert someone has taken (acknowledged the flag): everyone alerted sees who.
+    taken_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_user_id], lazy="joined")
+
+
+class EmailChannel(UUIDPrimaryKey, Base):
+    """A clinician's second channel: alerts and notices also go to this address once the
+    person has proved it is theirs with the code sent to it."""
+
+    __tablename__ = "email_channels"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    verified_at: Mapped[datetime | None]
+    code_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the code
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]

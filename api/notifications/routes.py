@@ -6,8 +6,15 @@ from flask import g
 from flask.views import MethodView
 
 from api.extensions.smorest import Blueprint, SelectPage
-from api.notifications import devices, service
-from api.notifications.schemas import DeviceCreate, DeviceOut, NotificationOut
+from api.notifications import channels, devices, mail, service
+from api.notifications.schemas import (
+    DeviceCreate,
+    DeviceOut,
+    EmailChannelOut,
+    EmailChannelSet,
+    EmailCode,
+    NotificationOut,
+)
 from api.runtime import runtime
 
 blp = Blueprint(
@@ -17,7 +24,7 @@ blp = Blueprint(
 
 @blp.route("/devices")
 class Devices(MethodView):
-    @blp.requires()
+    @blp.requires(recheck_account=True)
     @blp.arguments(DeviceCreate)
     @blp.response(201, DeviceOut)
     def post(self, body: dict):
@@ -91,4 +98,46 @@ class MyInboxRead(MethodView):
             actor=g.actor,
             notification_id=notification_id,
             now=rt.clock.now(),
+        )
+
+
+@blp.route("/me/email-channel")
+class MyEmailChannel(MethodView):
+    @blp.requires("staff", "therapist")
+    @blp.response(200, EmailChannelOut)
+    def get(self):
+        """My email channel for alerts and summary notices (404: none)."""
+        return channels.mine(session=runtime().db.session, actor=g.actor)
+
+    @blp.requires("staff", "therapist")
+    @blp.arguments(EmailChannelSet)
+    @blp.response(200, EmailChannelOut)
+    def put(self, body: dict):
+        """Set the address; a 6-digit code goes to it, and it is used once verified."""
+        rt = runtime()
+        return channels.set_address(
+            session=rt.db.session,
+            actor=g.actor,
+            email=body["email"],
+            sender=mail.configured_sender(rt.settings),
+            now=rt.clock.now(),
+        )
+
+    @blp.requires("staff", "therapist")
+    @blp.response(204)
+    def delete(self):
+        """No more emails (none: still 204)."""
+        channels.remove(session=runtime().db.session, actor=g.actor)
+
+
+@blp.route("/me/email-channel/verify")
+class MyEmailChannelVerify(MethodView):
+    @blp.requires("staff", "therapist")
+    @blp.arguments(EmailCode)
+    @blp.response(200, EmailChannelOut)
+    def post(self, body: dict):
+        """Confirm the address with the code sent to it (5 tries, 30 minutes)."""
+        rt = runtime()
+        return channels.verify(
+            session=rt.db.session, actor=g.actor, code=body["code"], now=rt.clock.now()
         )

@@ -36,3 +36,22 @@ class NotificationOut(Schema):
         lambda n: n.delivered_via == "push",
         metadata={"description": "false: the push did not reach a device; shown here anyway"},
     )
+    taken_by = fields.Function(
+        lambda n: n.taken_by.email if n.taken_by else None,
+        allow_none=True,
+        metadata={"description": "an alert: who acknowledged its flag, once someone has"},
+    )
+
+
+class EmailChannelSet(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class EmailCode(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
+
+
+class EmailChannelOut(Schema):
+    email = fields.String()
+    verified = fields.Function(lambda c: c.verified_at is not None)
+    verified_at = fields.AwareDateTime(allow_none=True)

@@ -28,6 +28,7 @@ UNREGISTERED = "unregistered"  # the token is dead (or not ours): delete it
 QUOTA = "quota"  # 429: back off with jitter, retry later
 TRANSIENT = "transient"  # 5xx, timeouts, connection errors: bounded retries
 REJECTED = "rejected"  # FCM refused this message (400): retrying will not help
+HIGH_PRIORITY = ("alert", "escalation")
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ def fcm_message(push: Push) -> Any:
         notification=messaging.Notification(title=push.title, body=push.body),
         android=messaging.AndroidConfig(
             collapse_key=collapse,
-            priority="normal",
+            # Alerts wake a dozing Android phone at once; everything else can wait.
+            priority="high" if push.kind in HIGH_PRIORITY else "normal",
             notification=messaging.AndroidNotification(visibility="private"),
         ),
         apns=messaging.APNSConfig(headers={"apns-collapse-id": collapse}),

@@ -48,7 +48,14 @@ from sqlalchemy.orm import Session, aliased
 from api import access
 from api.auth import Actor
 from api.errors import NotFound
-from api.notifications.models import KINDS, Notification
+from api.notifications.models import (
+    ALERT_KINDS,
+    ALERT_PRIORITY,
+    DEFAULT_PRIORITY,
+    EMAIL_KINDS,
+    KINDS,
+    Notification,
+)
 from api.notifications.texts import TEXTS
 
 # The inbox shows what was meant to reach the person by now, even if the push was lost
@@ -56,6 +63,8 @@ from api.notifications.texts import TEXTS
 SHOWN = ("sent", "failed")
 ROWS_PER_STATEMENT = 1000
 UNIQUE_KEY = ("user_id", "kind", "subject", "due_at")
+# Alerts jump the queue (the dispatchers' priority lane); the kind decides, not the caller.
+PRIORITY = {kind: ALERT_PRIORITY if kind in ALERT_KINDS else DEFAULT_PRIORITY for kind in KINDS}
 
 
 @dataclass(frozen=True)
@@ -112,20 +121,22 @@ _UNNEST_COLUMNS = (
 )
 _UNNEST_INSERT = (
     f"INSERT INTO {Notification.__tablename__} "
-    f"(id, {', '.join(name for name, _ in _UNNEST_COLUMNS)}, title, body, status, attempts, "
-    "next_attempt_at, created_at) "
-    "SELECT gen_random_uuid(), t.*, texts.title, texts.body, 'pending', 0, t.due_at, %(now)s "
+    f"(id, {', '.join(name for name, _ in _UNNEST_COLUMNS)}, title, body, priority, status, "
+    "attempts, next_attempt_at, created_at) "
+    "SELECT gen_random_uuid(), t.*, texts.title, texts.body, texts.priority, 'pending', 0, "
+    "t.due_at, %(now)s "
     "FROM unnest("
     + ", ".join(f"%({name})b::{kind}[]" for name, kind in _UNNEST_COLUMNS)
     + f") AS t({', '.join(name for name, _ in _UNNEST_COLUMNS)}) "
-    "JOIN unnest(%(text_kinds)s::text[], %(titles)s::text[], %(bodies)s::text[]) "
-    "AS texts(kind, title, body) ON texts.kind = t.kind "
+    "JOIN unnest(%(text_kinds)s::text[], %(titles)s::text[], %(bodies)s::text[], "
+    "%(priorities)s::smallint[]) AS texts(kind, title, body, priority) ON texts.kind = t.kind "
     f"ON CONFLICT ({', '.join(UNIQUE_KEY)}) DO NOTHING"
 )
 _TEXTS = {
     "text_kinds": list(TEXTS),
     "titles": [title for title, _ in TEXTS.values()],
     "bodies": [body for _, body in TEXTS.values()],
+    "priorities": [PRIORITY[kind] for kind in TEXTS],
 }
 UNNEST_ROWS = 5000
 
@@ -172,6 +183,7 @@ def _row(item: Planned, now: datetime) -> dict[str, Any]:
         "title": title,
         "body": body,
         "link": item.link,
+        "priority": PRIORITY[item.kind],
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": item.due_at,
@@ -234,6 +246,7 @@ def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[tuple[Notification]]:
             Notification.status.in_(SHOWN),
             Notification.due_at <= now,
             ~earlier_twin,
+            Notification.kind.not_in(EMAIL_KINDS),
         )
         .order_by(Notification.due_at.desc(), Notification.id)
     )

@@ -255,3 +255,17 @@ def _plan_skill(session: Session, graduate_id: uuid.UUID, skill_id: str) -> Plan
     if row is None:
         raise NotFound(f"{skill_id} is not in this plan.")
     return row
+
+
+def practice_since(
+    *, session: Session, graduate_id: uuid.UUID, since: datetime
+) -> list[SkillPractice]:
+    """The graduate's practice logs since `since`, newest first, for a caller the plan's
+    access check has already let in (the console's graduate page)."""
+    return list(
+        session.scalars(
+            select(SkillPractice)
+            .where(SkillPractice.graduate_id == graduate_id, SkillPractice.practiced_at >= since)
+            .order_by(SkillPractice.practiced_at.desc())
+        )
+    )

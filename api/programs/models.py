@@ -45,6 +45,10 @@ class Program(UUIDPrimaryKey, Base):
     deletion_grace_days: Mapped[int] = mapped_column(default=30, server_default="30")
     inbox_retention_days: Mapped[int] = mapped_column(default=180, server_default="180")
     clinical_retention_years: Mapped[int] = mapped_column(default=7, server_default="7")
+    # Alerts (api.flags.alerts): the program's zone (null: where most of its graduates
+    # live) and working hours {"start", "end", "days"} (null: 08:00-18:00, Monday-Friday).
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    working_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Membership(UUIDPrimaryKey, Base):

@@ -20,14 +20,14 @@ class ProgramView(MethodView):
     @blp.requires("staff", "therapist", "coordinator")
     @blp.response(200, ProgramOut)
     def get(self, program_id: uuid.UUID):
-        """The program's settings: name, phone number, crisis lines (its members)."""
+        """The program's settings: name, phone, crisis lines, zone, working hours (members)."""
         return service.read(session=runtime().db.session, actor=g.actor, program_id=program_id)
 
     @blp.requires("staff")
     @blp.arguments(ProgramUpdate)
     @blp.response(200, ProgramOut)
     def patch(self, body: dict, program_id: uuid.UUID):
-        """Change the program's name, phone number or crisis lines (staff)."""
+        """Change the name, phone, crisis lines, zone or working hours for alerts (staff)."""
         return service.update(
             session=runtime().db.session, actor=g.actor, program_id=program_id, **body
         )

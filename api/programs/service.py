@@ -82,7 +82,7 @@ def read(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Program:
 
 
 def update(*, session: Session, actor: Actor, program_id: uuid.UUID, **changes: object) -> Program:
-    """Staff change the program's name, phone number and crisis lines."""
+    """Staff change the program's name, phone number, crisis lines, zone and working hours."""
     program = access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
     for key, value in changes.items():
         setattr(program, key, value)

@@ -13,6 +13,30 @@ WIDTH, HEIGHT, PAD = 640, 260, 36
 Y_MAX = 27
 COLOURS = {"phq9": "#1f5fa8", "gad7": "#b5531b"}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+# Plain words for the codes a summary stores: a reader sees "Month 1", never "month1".
+PLAIN = {
+    "month1": "month 1",
+    "months2_3": "months 2\u20133",
+    "months4_6": "months 4\u20136",
+    "maintenance": "maintenance",
+    "urgent": "Urgent",
+    "step_up": "Step-up review",
+    "watch": "Watch",
+    "disengaged": "Disengaged",
+    "contact_request": "Asked to talk",
+    "open": "Open",
+    "acknowledged": "Acknowledged",
+    "resolved": "Resolved",
+    "completed": "Done",
+    "missed": "Missed",
+    "due": "Due",
+}
+
+
+def plain(code: str | None) -> str:
+    return "" if code is None else PLAIN.get(code, code.replace("_", " "))
+
+
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;margin:2em auto;
 max-width:760px;padding:0 1em}
@@ -26,17 +50,27 @@ border:1px solid #999;padding:.6em;background:#fafafa}svg{max-width:100%;height:
 
 
 def render(view: dict[str, Any], library: ContentLibrary) -> str:
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>Weekly summary: {escape(view['display_name'])}</title>",
+            f"<style>{STYLE}</style></head><body>",
+            f"<h1>{escape(view['display_name'])}</h1>",
+            fragment(view, library),
+            "</body></html>",
+        ]
+    )
+
+
+def fragment(view: dict[str, Any], library: ContentLibrary) -> str:
+    """Everything below the name: the console puts it in its own page, under its own CSS."""
     content = view["content"]
     person = content["graduate"]
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Weekly summary: {escape(view['display_name'])}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>{escape(view['display_name'])}</h1>",
         f'<p class="muted">Week {_day(content["period"]["start"])} to '
         f"{_day(content['period']['end'])} · day {person['days_since_graduation']} after "
-        f"graduation ({escape(person['phase'])})</p>",
+        f"graduation ({escape(plain(person['phase']))})</p>",
         f'<p class="headline">{escape(view["headline"])}</p>',
         "<h2>PHQ-9 and GAD-7</h2>",
         chart(content["scores"], library),
@@ -46,7 +80,7 @@ def render(view: dict[str, Any], library: ContentLibrary) -> str:
         "<h2>Safety answers</h2>",
         _safety(content["safety"]),
         "<h2>Skills practised</h2>",
-        _skills(content["skills"]),
+        _skills(content["skills"], library),
         "<h2>Appointments</h2>",
         _appointments(content["appointments"]),
         "<h2>Group attendance</h2>",
@@ -57,7 +91,7 @@ def render(view: dict[str, Any], library: ContentLibrary) -> str:
     ]
     if "substance_use" in content:
         parts += _substance_use(content["substance_use"])
-    parts.append(f'<p class="muted">Built {_day(view["built_at"].isoformat())}.</p></body></html>')
+    parts.append(f'<p class="muted">Built {_day(view["built_at"].isoformat())}.</p>')
     return "\n".join(parts)
 
 
@@ -121,7 +155,7 @@ def chart(scores: dict[str, Any], library: ContentLibrary) -> str:
             for p in data["trend"]
         )
         shapes.append(
-            f'<text x="{PAD + 8 + offset * 190}" y="{PAD - 10}" font-size="11" fill="{colour}">'
+            f'<text x="{PAD + 8 + offset * 280}" y="{PAD - 10}" font-size="11" fill="{colour}">'
             f"{name} (dashed: discharge baseline {data['baseline']})</text>"
         )
     shapes.append(
@@ -162,7 +196,11 @@ def _check_ins(check_ins: dict[str, Any]) -> str:
             _table(
                 ["form", "due", "status"],
                 [
-                    [NAMES.get(f["questionnaire"], f["questionnaire"]), f["due_date"], f["status"]]
+                    [
+                        NAMES.get(f["questionnaire"], f["questionnaire"]),
+                        _day(f["due_date"]),
+                        plain(f["status"]),
+                    ]
                     for f in check_ins["forms"]
                 ],
             )
@@ -182,20 +220,26 @@ def _safety(safety: dict[str, Any]) -> str:
     )
 
 
-def _skills(skills: list[dict[str, Any]]) -> str:
+def _skills(skills: list[dict[str, Any]], library: ContentLibrary) -> str:
     if not skills:
         return '<p class="muted">No skills in the plan.</p>'
     return _table(
         ["skill", "practised", "weekly target"],
         [
             [
-                s["skill_id"].replace("-", " ").capitalize(),
+                _skill_title(s["skill_id"], library),
                 str(s["practised"]),
                 str(s["target_per_week"] or ""),
             ]
             for s in skills
         ],
     )
+
+
+def _skill_title(skill_id: str, library: ContentLibrary) -> str:
+    """The library's title ("Thought record"); a program's own skill reads as its words."""
+    skill = library.skill(skill_id)
+    return skill.title if skill else skill_id.replace("-", " ").capitalize()
 
 
 def _appointments(appointments: dict[str, int]) -> str:
@@ -207,7 +251,10 @@ def _flags(flags: list[dict[str, Any]]) -> str:
         return '<p class="muted">None open.</p>'
     return _table(
         ["kind", "status", "raised", "why"],
-        [[f["kind"], f["status"], _day(f["raised_at"]), f["explanation"]] for f in flags],
+        [
+            [plain(f["kind"]), plain(f["status"]), _day(f["raised_at"]), f["explanation"]]
+            for f in flags
+        ],
     )
 
 

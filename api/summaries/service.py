@@ -12,10 +12,10 @@ import uuid
 import zoneinfo
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -27,6 +27,7 @@ from api.errors import Invalid, NotFound
 from api.flags import rules as flag_rules
 from api.flags.models import Flag
 from api.graduates.models import Graduate
+from api.notifications import channels
 from api.notifications.service import Planned, enqueue
 from api.summaries import builder
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
@@ -302,8 +303,9 @@ def _build_batch(
 
 
 def notices_due(*, session: Session, now: datetime) -> list[Planned]:
-    """A "your summary is ready" push per therapist-week that built any, handed over once.
-    Its words come from the kind: no graduate's name, nothing clinical."""
+    """A "your summary is ready" push per therapist-week that built any, handed over once,
+    and an email to a therapist with a verified email channel. Its words come from the
+    kind: no graduate's name, nothing clinical."""
     runs = list(
         session.scalars(
             select(SummaryRun)
@@ -314,15 +316,18 @@ def notices_due(*, session: Session, now: datetime) -> list[Planned]:
     )
     for run in runs:
         run.noticed_at = now
+    by_email = channels.verified(session, {run.therapist_user_id for run in runs})
     return [
         Planned(
             run.therapist_user_id,
-            "summary_ready",
+            kind,
             f"summaries:{run.week_of.isoformat()}",
             now,
             link="summaries",
         )
         for run in runs
+        for kind in ("summary_ready", "summary_ready_email")
+        if kind == "summary_ready" or run.therapist_user_id in by_email
     ]
 
 
@@ -414,6 +419,40 @@ def mark_read(
     return found
 
 
+def newer_data(*, session: Session, summary_id: uuid.UUID) -> bool:
+    """Whether a check-in of the summary's week arrived after it was built (phones submit up
+    to 7 days late): then a rebuild would say more. Call after `get` has checked access."""
+    summary = session.get_one(Summary, summary_id)
+    late = select(CheckIn.id).where(
+        CheckIn.graduate_id == summary.graduate_id,
+        CheckIn.answered_at >= summary.period_start,
+        CheckIn.answered_at < summary.period_end,
+        CheckIn.submitted_at > summary.built_at,
+    )
+    return session.scalar(late.limit(1)) is not None
+
+
+def rebuild(
+    *, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """Build the summary's week again from what is known now (still as of the week's end),
+    for its therapist; the read mark stays. Audited as a read."""
+    get(session=session, actor=actor, summary_id=summary_id, now=now)
+    row = session.execute(_readable(actor).where(Summary.id == summary_id)).one()
+    summary = row.Summary
+    period = builder.Period(_utc(summary.period_start), _utc(summary.period_end))
+    facts = builder.load(session, [summary.graduate_id], period)
+    built = builder.build(facts[summary.graduate_id], period)
+    summary.content = builder.with_substance_use(built, consented=bool(row.share_substance_use))
+    summary.headline, summary.headline_rule = built.headline.text, built.headline.rule
+    summary.built_at = now
+    return {**_item(summary, row.display_name), "content": summary.content}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def _item(summary: Summary, display_name: str) -> dict[str, Any]:
     return {
         "id": summary.id,
@@ -435,7 +474,9 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
     pairs = {g: part2 for _, g, part2 in _consenting_pairs(session, actor.user_id)}
     if not pairs:
         return []
-    ids = list(pairs)
+    # The same reach as a subquery, not a list of ids: one short statement text whatever
+    # the caseload (a 200-id IN list costs more to send and parse than to run).
+    ids = access.therapist_graduates(actor.user_id, access.Need.CLINICAL)
     graduates = {g.id: g for g in session.scalars(select(Graduate).where(Graduate.id.in_(ids)))}
     flags: dict[uuid.UUID, list[Flag]] = defaultdict(list)
     for flag in session.scalars(
@@ -465,6 +506,21 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
         )
     ):
         latest[row.graduate_id][row.questionnaire] = {"score": row.score, "band": row.band}
+    last_check_in = dict(
+        session.execute(
+            select(CheckIn.graduate_id, func.max(CheckIn.answered_at))
+            .where(
+                CheckIn.graduate_id.in_(ids),
+                or_(
+                    CheckIn.part2.is_(False),
+                    CheckIn.graduate_id.in_(
+                        access.therapist_graduates(actor.user_id, access.Need.SUBSTANCE_USE)
+                    ),
+                ),
+            )
+            .group_by(CheckIn.graduate_id)
+        ).all()
+    )
     newest = {}
     for row in session.execute(_readable(actor).order_by(Summary.week_of, Summary.built_at)):
         newest[row.Summary.graduate_id] = row.Summary
@@ -500,6 +556,13 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
                     "gad7": latest[graduate_id].get("gad7"),
                     "latest_summary_id": summary.id if summary else None,
                     "headline": summary.headline if summary else None,
+                    # What the console's caseload shows beside the API's fields.
+                    "graduation_date": graduate.graduation_date,
+                    "timezone": graduate.timezone,
+                    "baseline_phq9": graduate.baseline_phq9,
+                    "baseline_gad7": graduate.baseline_gad7,
+                    "last_check_in_at": last_check_in.get(graduate_id),
+                    "flags_by_kind": Counter(flag.kind for flag in flags[graduate_id]),
                 },
             )
         )

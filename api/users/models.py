@@ -18,3 +18,5 @@ class User(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     # Tokens issued before this instant are refused (sign out everywhere).
     tokens_valid_after: Mapped[datetime | None]
+    # When Firebase was last asked whether the account is disabled or its tokens revoked.
+    account_checked_at: Mapped[datetime | None]
