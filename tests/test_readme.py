@@ -122,6 +122,12 @@ def test_links_stay_inside_the_repository():
     assert [t for t in targets if not t.startswith("http") and not (ROOT / t).exists()] == []
 
 
+def test_the_command_list_needs_no_settings(tmp_path):
+    result = _run(".venv/bin/companion --help", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert all(name in result.stdout for name in ("db", "demo", "dev-token", "jobs", "programs"))
+
+
 @pytest.mark.parametrize(
     "command",
     [
