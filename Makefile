@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 EMULATOR := tools/firebase-auth-emulator
 
-.PHONY: help dev test lint install lock clean
+# pytest-xdist workers: each has its own SQLite file and its own PostgreSQL database.
+WORKERS ?= auto
+
+.PHONY: help dev demo-reset test test-fast lint install lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,8 +29,14 @@ install: $(BIN)/.installed $(EMULATOR)/node_modules/.installed ## Create .venv a
 dev: install ## Run the API, the scheduler and demo data on SQLite (Ctrl-C stops all)
 	scripts/dev
 
+demo-reset: install ## Rebuild only the demo database (instance/companion.db) and its history
+	COMPANION_ENV=development $(BIN)/companion demo reset
+
 test: install lint ## Run ruff, mypy and the whole suite (SQLite, and PostgreSQL when it answers; CI=true requires it)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) -rs
+
+test-fast: install ## The SQLite half without the fuzz run, for the edit-test loop
+	TEST_DATABASES=sqlite $(BIN)/pytest -n $(WORKERS) -rs -m "not fuzz"
 
 lint: install ## ruff (lint, format check) and mypy
 	$(BIN)/ruff check .
@@ -43,5 +52,5 @@ lock: ## Re-resolve pyproject.toml's ranges in a fresh venv and pin them in cons
 	  .lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
 	rm -rf .lock-venv
 
-clean: ## Remove the virtualenv and the development database
+clean: ## Remove the virtualenv and the development database (make demo-reset keeps the venv)
 	rm -rf $(VENV) instance $(EMULATOR)/node_modules

@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api import access
 from api.auth import Actor
@@ -223,13 +223,31 @@ def cancel(
 
 
 def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[Notification]:
-    """What reached (or was meant to reach) this person by now, newest first."""
+    """What reached (or was meant to reach) this person by now, newest first. Reminders of
+    one kind due at one moment (two forms opening together) read the same and went out as
+    one push, so the inbox shows them once."""
+    twin = aliased(Notification)
+    earlier_twin = (
+        select(twin.id)
+        .where(
+            twin.user_id == Notification.user_id,
+            twin.kind == Notification.kind,
+            twin.collapse_key == Notification.collapse_key,
+            twin.title == Notification.title,
+            twin.body == Notification.body,
+            twin.due_at == Notification.due_at,
+            twin.status.in_(SHOWN),
+            twin.id < Notification.id,
+        )
+        .exists()
+    )
     return (
         select(Notification)
         .where(
             Notification.user_id == user_id,
             Notification.status.in_(SHOWN),
             Notification.due_at <= now,
+            ~earlier_twin,
             Notification.kind.not_in(EMAIL_KINDS),
         )
         .order_by(Notification.due_at.desc(), Notification.id)
