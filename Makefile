@@ -24,7 +24,13 @@ $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package.json $(EMULATOR)/packag
 	cd $(EMULATOR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(BIN)/.installed $(EMULATOR)/node_modules/.installed ## Create .venv and install everything (with the Firebase Auth emulator)
+# Debian's chromium for the console's browser tests: never a browser downloaded by a tool.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi
+
+install: $(BIN)/.installed $(EMULATOR)/node_modules/.installed /usr/bin/chromium ## Create .venv and install everything (Firebase Auth emulator, chromium)
 
 dev: install ## Run the API, the scheduler and demo data on SQLite (Ctrl-C stops all)
 	scripts/dev
