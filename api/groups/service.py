@@ -1,6 +1,7 @@
 """Groups the coordinators run: meetings, seats and the waitlist, RSVPs, attendance, news.
 
-Coordinators (and staff) of a program run all of its groups; its graduates browse, join,
+Staff run all of a program's groups, coordinators the ones staff assigned them (all of
+them while a group has no assigned coordinator); its graduates browse, join,
 leave and RSVP. Nothing here reads a graduate's clinical record: attendance flows one way,
 into the flag rules, and nothing about a flag comes back.
 """
@@ -34,12 +35,14 @@ from api.groups.models import (
     GroupAnnouncement,
     GroupAttendance,
     GroupCalendarFeed,
+    GroupCoordinator,
     GroupMember,
     GroupOccurrenceChange,
     GroupRsvp,
 )
 from api.notifications.service import Planned, enqueue
 from api.plans import recurrence
+from api.programs.models import Membership, Role
 from api.reminders import completion
 
 MAX_PER_WEEK = 3  # more meetings than this in any 7 days is not a group, it is a mistake
@@ -74,6 +77,16 @@ class Occurrence:
     location: str | None
     video_url: str | None
     note: str | None
+    timezone: str
+
+    @property
+    def starts_at_local(self) -> datetime:
+        """The wall-clock time members meet at, in the group's zone (not the UTC key's day)."""
+        return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.timezone)).replace(tzinfo=None)
+
+    @property
+    def original_start_local(self) -> datetime:
+        return self.original_start.astimezone(zoneinfo.ZoneInfo(self.timezone)).replace(tzinfo=None)
 
 
 # --- recurrence ----------------------------------------------------------------------
@@ -174,6 +187,7 @@ def _apply_change(
         location=(change.location if change and change.location else group.location),
         video_url=(change.video_url if change and change.video_url else group.video_url),
         note=change.note if change else None,
+        timezone=group.timezone,
     )
 
 
@@ -197,6 +211,8 @@ def listed(
     """Every group for its coordinators and staff; the running ones for its graduates."""
     me = access.group_program(session=session, actor=actor, program_id=program_id, manage=False)
     statement = select(Group).where(Group.program_id == program_id)
+    if me is None:
+        statement = statement.where(access.runs_group(actor))
     if me is not None or not archived:
         statement = statement.where(Group.archived_at.is_(None))
     return statement.order_by(Group.name, Group.id)
@@ -242,6 +258,49 @@ def update_group(
     _compact_seats(session, group)
     _fill_seats(session, group)
     return group
+
+
+def coordinators(*, session: Session, actor: Actor, group_id: uuid.UUID) -> list[Membership]:
+    """The coordinators assigned to the group (none: every coordinator of the program)."""
+    access.group(session=session, actor=actor, group_id=group_id, manage=True)
+    return list(
+        session.scalars(
+            select(Membership)
+            .join(GroupCoordinator, GroupCoordinator.membership_id == Membership.id)
+            .where(GroupCoordinator.group_id == group_id)
+            .order_by(Membership.email)
+        )
+    )
+
+
+def assign_coordinators(
+    *, session: Session, actor: Actor, group_id: uuid.UUID, emails: list[str], now: datetime
+) -> list[Membership]:
+    """Staff choose who runs the group: the program's coordinators named by `emails` (an
+    empty list hands it back to every coordinator of the program)."""
+    group = access.group(session=session, actor=actor, group_id=group_id, manage=True).group
+    access.program(session=session, actor=actor, program_id=group.program_id, role=Role.STAFF)
+    wanted = {email.strip().lower() for email in emails}
+    found = {
+        member.email: member
+        for member in session.scalars(
+            select(Membership).where(
+                Membership.program_id == group.program_id,
+                Membership.role == Role.COORDINATOR,
+                Membership.email.in_(wanted),
+            )
+        )
+    }
+    if missing := sorted(wanted - set(found)):
+        raise Invalid(
+            "Only the program's coordinators can run a group.",
+            errors={"emails": [f"not a coordinator of this program: {e}" for e in missing]},
+        )
+    session.execute(delete(GroupCoordinator).where(GroupCoordinator.group_id == group_id))
+    for member in found.values():
+        session.add(GroupCoordinator(group_id=group_id, membership_id=member.id, created_at=now))
+    session.flush()
+    return sorted(found.values(), key=lambda member: member.email)
 
 
 def archive(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetime) -> Group:
@@ -302,6 +361,8 @@ def meetings(
         items.append(
             {
                 **asdict(item),
+                "starts_at_local": item.starts_at_local,
+                "original_start_local": item.original_start_local,
                 "my_rsvp": None if mine is None else ("yes" if mine else "no"),
                 "going": sum(row.going for row in here) if allowed.manages else None,
             }
