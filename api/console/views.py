@@ -58,6 +58,8 @@ blp = Blueprint(
 CSRF_COOKIE = "console_csrf"  # before sign-in there is no session to derive the token from
 ZONE_COOKIE = "console_zone"  # the reader's zone, worked out once at sign-in
 CARE_TEAM = frozenset({"therapist", "staff"})
+RUNNERS = frozenset({"coordinator", "staff"})  # who runs groups, as the API's group routes say
+STAFF = frozenset({"staff"})
 PAGE_SIZE = 50
 
 
@@ -92,9 +94,18 @@ def _error_page(status: int, message: str) -> tuple[str, int]:
 
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A care-team member's page: the session cookie checked as the API checks tokens, CSRF
-    on every POST, one transaction, and refusals rendered (and audited) as the API does."""
+    """A care-team member's page (therapists and staff)."""
+    return for_roles(CARE_TEAM, "The console's clinical pages are for therapists and staff.")(view)
 
+
+def for_roles(roles: frozenset[str], refusal: str) -> Callable[..., Any]:
+    """A page for `roles`, as `blp.requires` guards an API route: the session cookie checked
+    as the API checks tokens, CSRF on every POST, one transaction, and refusals rendered (and
+    audited) as the API does. Which records are reached is left to `api.access`."""
+    return lambda view: _guarded(view, roles, refusal)
+
+
+def _guarded(view: Callable[..., Any], roles: frozenset[str], refusal: str) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = runtime()
@@ -120,9 +131,9 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
         if request.method == "POST" and not _same_origin_post(cookie):
             session.rollback()
             return _error_page(400, "This form has expired. Go back, reload the page and retry.")
-        if not g.actor.roles & CARE_TEAM:
+        if not g.actor.roles & roles:
             session.rollback()
-            return _error_page(403, "The console is for care teams: therapists and staff.")
+            return _error_page(403, refusal)
         g.viewer_zone = _zone_cookie()
         try:
             result = view(*args, **kwargs)
@@ -168,7 +179,14 @@ def _when(moment: datetime | None, zone: str | None = None) -> str:
 
 @blp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"labels": text, "viewer_zone": g.get("viewer_zone"), "actor": g.get("actor")}
+    actor = g.get("actor")
+    roles = actor.roles if actor else set()
+    nav = {  # a coordinator's console has no clinical link at all
+        "clinical": bool(roles & CARE_TEAM),
+        "groups": bool(roles & RUNNERS),
+        "staff": bool(roles & STAFF),
+    }
+    return {"labels": text, "viewer_zone": g.get("viewer_zone"), "actor": actor, "nav": nav}
 
 
 def _safe_next(target: str | None) -> str:
@@ -186,6 +204,14 @@ def _safe_next(target: str | None) -> str:
 
 @blp.get("/")
 def home() -> Response:
+    """Where each role starts: the care team at the caseload, coordinators at their groups."""
+    return _home()
+
+
+@for_roles(CARE_TEAM | RUNNERS, "The console is for care teams and group coordinators.")
+def _home() -> Response:
+    if not g.actor.roles & CARE_TEAM:
+        return redirect(url_for(".groups"), 303)
     return redirect(url_for(".caseload"), 303)
 
 
@@ -236,7 +262,10 @@ def _begin(id_token: str) -> Response:
     except DomainError as error:
         session.rollback()
         return _sign_in_page(error.status, error.message)
-    response = redirect(_safe_next(request.form.get("next")), 303)
+    target = _safe_next(request.form.get("next"))
+    if target == url_for(".caseload") and not actor.roles & CARE_TEAM:
+        target = url_for(".home")  # a coordinator's console starts at their groups
+    response = redirect(target, 303)
     response.set_cookie(
         COOKIE,
         cookie,
