@@ -8,13 +8,23 @@ import csv
 import io
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from api.audit.models import AuditEvent
 from api.flags.models import FlagRuleVersion
 from api.graduates.models import Graduate
-from api.groups.models import GroupAnnouncement, GroupAttendance, GroupOccurrenceChange
-from tests.test_console import post_form, sign_in
+from api.groups.models import (
+    Group,
+    GroupAnnouncement,
+    GroupAttendance,
+    GroupMember,
+    GroupOccurrenceChange,
+)
+from api.programs.models import Role
+from tests import factories
+from tests.test_console import counted, post_form, sign_in
 from tests.test_groups import GROUP, _join
 
 CHICAGO = {**GROUP, "timezone": "America/Chicago", "starts_at_local": "2026-11-03T18:00:00"}
@@ -253,3 +263,248 @@ def test_the_audit_log_filters_and_exports_csv(client, world, as_user, db):
     none = client.get("/console/program/audit.csv", query_string={"to": "2000-01-01"})
     assert len(none.get_data(as_text=True).splitlines()) == 1
     assert client.get("/console/program/audit?from=yesterday").status_code == 422
+
+
+# --- one authorization path: every console URL answers each role as the API does -------------
+
+
+def _console(app, email):
+    """A browser signed in as `email` (anonymous: none), with the session's CSRF token."""
+    from api.console import sessions
+
+    browser = app.test_client()
+    if email is None:
+        return browser, ""
+    sign_in(browser, email)
+    cookie = browser.get_cookie("console_session", path="/console")
+    return browser, sessions.csrf_token(cookie.value)
+
+
+def _outcome(status: int, location: str = "") -> str:
+    """A class of answer: the console's redirect to sign-in is the API's 401."""
+    if status == 401 or location.startswith("/console/sign-in"):
+        return "sign in"
+    if 200 <= status < 300 or status == 303:
+        return "ok"
+    return str(status)
+
+
+def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user, db, clock):
+    from api.flags.rules import DEFAULT_RULES
+
+    group_id = _group(world, as_user)
+    _join(world, as_user, group_id)
+    defaults = DEFAULT_RULES.settings()
+    rules_form = {
+        "rise-phq9": defaults["rise"]["phq9"],
+        "rise-gad7": defaults["rise"]["gad7"],
+        "severe-phq9": defaults["severe_at"]["phq9"],
+        "severe-gad7": defaults["severe_at"]["gad7"],
+        **{k: defaults[k] for k in ("moderate_at", "cooldown_days")},
+        **{k: defaults[k] for k in ("escalate_urgent_minutes", "escalate_step_up_hours")},
+    }
+    enrol_form = {
+        "display_name": "Walker",
+        "graduation_date": "2026-11-20",
+        "timezone": "America/Chicago",
+        "phq9": "5",
+        "gad7": "5",
+    }
+    enrol_body = {
+        "display_name": "Walker",
+        "graduation_date": "2026-11-20",
+        "timezone": "America/Chicago",
+        "substance_use": False,
+        "baseline": {"phq9": 5, "gad7": 5},
+    }
+    grp, meeting = f"/groups/{group_id}", f"/groups/{group_id}/meetings/{NOV_10}"
+    api_meeting = f"/api/v1/groups/{group_id}/occurrences/{NOV_10}"
+    g = world.graduate.id
+    # (console method, console path, form, API method, API path, API body); {program} is the
+    # program of the page's reader, as the console picks it.
+    walk = [
+        ("GET", "/groups", None, "GET", "/api/v1/programs/{program}/groups", None),
+        ("GET", grp, None, "GET", f"/api/v1/groups/{group_id}/engagement", None),
+        (
+            "POST",
+            f"{grp}/announcements",
+            {"title": "Hi", "body": "Tea."},
+            "POST",
+            f"/api/v1/groups/{group_id}/announcements",
+            {"title": "Hi", "body": "Tea."},
+        ),
+        (
+            "POST",
+            f"{grp}/coordinators",
+            {"emails": ""},
+            "PUT",
+            f"/api/v1/groups/{group_id}/coordinators",
+            {"emails": []},
+        ),
+        ("GET", meeting, None, "GET", f"{api_meeting}/attendance", None),
+        ("POST", f"{meeting}/attendance", {}, "PUT", f"{api_meeting}/attendance", {"records": []}),
+        ("POST", meeting, {"change": "restore"}, "PUT", api_meeting, {"cancelled": False}),
+        ("GET", "/program/graduates", None, "GET", "/api/v1/programs/{program}/graduates", None),
+        (
+            "POST",
+            "/program/graduates",
+            enrol_form,
+            "POST",
+            "/api/v1/programs/{program}/graduates",
+            enrol_body,
+        ),
+        (
+            "POST",
+            f"/program/graduates/{g}/enrollment-code",
+            {},
+            "POST",
+            f"/api/v1/graduates/{g}/enrollment-code",
+            None,
+        ),
+        ("GET", "/program/flag-rules", None, "GET", "/api/v1/programs/{program}/flag-rules", None),
+        (
+            "POST",
+            "/program/flag-rules",
+            rules_form,
+            "PUT",
+            "/api/v1/programs/{program}/flag-rules",
+            {"cooldown_days": defaults["cooldown_days"]},
+        ),
+        ("GET", "/program/audit", None, "GET", "/api/v1/programs/{program}/audit-events", None),
+        ("GET", "/program/audit.csv", None, "GET", "/api/v1/programs/{program}/audit-events", None),
+    ]
+    personas = (
+        "graduate",
+        "therapist_consent",
+        "therapist_no_consent",
+        "coordinator",
+        "staff",
+        "other_staff",
+        "anonymous",
+    )
+    differences, seen = [], set()
+    for persona in personas:
+        email = world.email(persona)
+        program = world.other_program.id if persona == "other_staff" else world.program.id
+        browser, token = _console(app, email)
+        for c_method, c_path, form, a_method, a_path, body in walk:
+            api = (
+                as_user(email).open(a_method, a_path.format(program=program), json=body).status_code
+            )
+            if c_method == "GET":
+                page = browser.get(f"/console{c_path}")
+            else:
+                page = browser.post(f"/console{c_path}", data={"csrf_token": token, **(form or {})})
+            expected = _outcome(api)
+            if persona == "graduate" and c_path == "/groups":
+                expected = "403"  # the app lists groups for graduates; the console is not the app
+            got = _outcome(page.status_code, page.headers.get("Location", ""))
+            seen.add(got)
+            if got != expected:
+                differences.append((persona, c_method, c_path, got, expected))
+    assert differences == []
+    assert seen == {"ok", "403", "404", "sign in"}
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def busy_program(session, size: int = 200) -> dict:
+    """A program of `size` graduates, a Tuesday group seating 40 of them with four weeks of
+    registers and announcements, and an audit trail: each page's worth of everything."""
+    program = factories.program(session, "Busy IOP")
+    therapist = factories.member(session, program, Role.THERAPIST)
+    staff = factories.member(session, program, Role.STAFF)
+    coordinator = factories.member(session, program, Role.COORDINATOR)
+    graduates = factories.caseload(session, program, therapist, size)
+    group = Group(
+        program_id=program.id,
+        **{k: v for k, v in CHICAGO.items() if k != "starts_at_local"},
+        starts_at=datetime(2026, 10, 6, 23, tzinfo=UTC),
+        created_at=factories.NOW,
+        updated_at=factories.NOW,
+    )
+    group.capacity = 40
+    session.add(group)
+    session.flush()
+    for seat, graduate in enumerate(graduates[:40], start=1):
+        session.add(
+            GroupMember(
+                group_id=group.id,
+                graduate_id=graduate.id,
+                status="member",
+                seat=seat,
+                share_name=False,
+                joined_at=factories.NOW,
+            )
+        )
+        for week in range(4):
+            session.add(
+                GroupAttendance(
+                    group_id=group.id,
+                    occurrence_start=datetime(2026, 10, 27, 23, tzinfo=UTC) + timedelta(weeks=week),
+                    graduate_id=graduate.id,
+                    status=("present", "absent", "excused")[(seat + week) % 3],
+                    recorded_by=staff.user_id,
+                    recorded_at=factories.NOW,
+                )
+            )
+    for index in range(12):
+        session.add(
+            GroupAnnouncement(
+                group_id=group.id,
+                title=f"News {index}",
+                body="Tea from 5:45.",
+                author_user_id=staff.user_id,
+                created_at=factories.NOW,
+            )
+        )
+    for graduate in graduates:
+        session.add(
+            AuditEvent(
+                occurred_at=factories.NOW,
+                actor_user_id=therapist.user_id,
+                actor_role="therapist",
+                action="graduate.read",
+                program_id=program.id,
+                graduate_id=graduate.id,
+                outcome="allowed",
+            )
+        )
+    session.commit()
+    meeting = f"/console/groups/{group.id}/meetings/2026-11-18T00:00:00Z"
+    return {
+        "staff": staff.email,
+        "coordinator": coordinator.email,
+        "coordinator_pages": ["/console/groups", f"/console/groups/{group.id}", meeting],
+        "staff_pages": [
+            "/console/groups",
+            f"/console/groups/{group.id}",
+            meeting,
+            "/console/program/graduates",
+            "/console/program/flag-rules",
+            "/console/program/audit",
+            f"/console/program/audit?person={therapist.email}&from=2026-01-01",
+            "/console/program/audit.csv",
+        ],
+    }
+
+
+def test_each_page_makes_a_bounded_number_of_statements(app, client, db):
+    seeded = busy_program(db)
+    sign_in(client, seeded["coordinator"])
+    staff = app.test_client()
+    sign_in(staff, seeded["staff"])
+    for browser, pages in ((client, seeded["coordinator_pages"]), (staff, seeded["staff_pages"])):
+        for url in pages:
+            with counted(app) as statements:
+                page = browser.get(url)
+            assert page.status_code == 200, url
+            real = [
+                s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))
+            ]
+            # A group page reads six things (the group, meetings, RSVPs, news, engagement,
+            # who runs it), each through access.group as the API's routes do.
+            assert len(real) <= 16, (url, len(real))
+    html = staff.get(seeded["coordinator_pages"][2]).get_data(as_text=True)
+    assert html.count('type="radio"') == 120  # 40 members, three choices each
