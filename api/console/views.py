@@ -89,8 +89,21 @@ def csrf_token() -> str:
     return g.get("csrf_token", "")
 
 
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("console/error.html", status=status, message=message), status
+def _error_page(status: int, message: str, errors: dict[str, Any] | None = None) -> tuple[str, int]:
+    """The refusal in words, with each field's problem as the API's `errors` names it."""
+    problems = [
+        (field, "; ".join(_flat(detail))) for field, detail in sorted((errors or {}).items())
+    ]
+    page = render_template("console/error.html", status=status, message=message, problems=problems)
+    return page, status
+
+
+def _flat(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {text}" for key, value in detail.items() for text in _flat(value)]
+    if isinstance(detail, list):
+        return [text for value in detail for text in _flat(value)]
+    return [str(detail)]
 
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,7 +156,7 @@ def _guarded(view: Callable[..., Any], roles: frozenset[str], refusal: str) -> C
             return _error_page(409, "Someone else changed this at the same moment; reload.")
         except DomainError as error:
             roll_back_and_record_denial(error)
-            return _error_page(error.status, error.message)
+            return _error_page(error.status, error.message, error.errors)
         except BaseException:
             session.rollback()
             raise
