@@ -68,6 +68,7 @@ def test_each_role_gets_its_own_nav_and_a_coordinator_no_clinical_link(client, w
         "Groups",
         "Graduates",
         "Flag rules",
+        "Program",
         "Audit log",
         "Inbox",
     ]
@@ -317,6 +318,19 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
         "substance_use": False,
         "baseline": {"phq9": 5, "gad7": 5},
     }
+    settings_form = {
+        "phone": "+1 555 0100",
+        "line-name-0": "988 Lifeline",
+        "line-phone-0": "988",
+        "hours-start": "08:00",
+        "hours-end": "18:00",
+        "hours-days": "mon",
+    }
+    retention = {
+        "deletion_grace_days": "30",
+        "inbox_retention_days": "180",
+        "clinical_retention_years": "7",
+    }
     grp, meeting = f"/groups/{group_id}", f"/groups/{group_id}/meetings/{NOV_10}"
     api_meeting = f"/api/v1/groups/{group_id}/occurrences/{NOV_10}"
     g = world.graduate.id
@@ -371,6 +385,41 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
             {"cooldown_days": defaults["cooldown_days"]},
         ),
         ("GET", "/program/audit", None, "GET", "/api/v1/programs/{program}/audit-events", None),
+        ("GET", "/program/settings", None, "GET", "/api/v1/programs/{program}/retention", None),
+        (
+            "POST",
+            "/program/settings",
+            settings_form,
+            "PATCH",
+            "/api/v1/programs/{program}",
+            {"phone": "+1 555 0100"},
+        ),
+        (
+            "POST",
+            "/program/retention",
+            retention,
+            "PUT",
+            "/api/v1/programs/{program}/retention",
+            {k: int(v) for k, v in retention.items()},
+        ),
+        ("GET", "/program/members", None, "GET", "/api/v1/programs/{program}/members", None),
+        (
+            "POST",
+            "/program/members",
+            {"email": "{persona}-c@example.org", "role": "therapist"},
+            "POST",
+            "/api/v1/programs/{program}/members",
+            {"email": "{persona}-a@example.org", "role": "therapist"},
+        ),
+        ("GET", f"/program/graduates/{g}", None, "GET", f"/api/v1/graduates/{g}/care-team", None),
+        (
+            "POST",
+            f"/program/graduates/{g}/care-team",
+            {"email": "{persona}-c@example.org"},
+            "POST",
+            f"/api/v1/graduates/{g}/care-team",
+            {"email": "{persona}-a@example.org"},
+        ),
         ("GET", "/program/audit.csv", None, "GET", "/api/v1/programs/{program}/audit-events", None),
     ]
     personas = (
@@ -388,6 +437,10 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
         program = world.other_program.id if persona == "other_staff" else world.program.id
         browser, token = _console(app, email)
         for c_method, c_path, form, a_method, a_path, body in walk:
+            if isinstance(body, dict) and "email" in body:
+                body = {**body, "email": body["email"].format(persona=persona)}
+            if form and "email" in form:
+                form = {**form, "email": form["email"].format(persona=persona)}
             api = (
                 as_user(email).open(a_method, a_path.format(program=program), json=body).status_code
             )
@@ -396,8 +449,8 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
             else:
                 page = browser.post(f"/console{c_path}", data={"csrf_token": token, **(form or {})})
             expected = _outcome(api)
-            if persona == "graduate" and c_path == "/groups":
-                expected = "403"  # the app lists groups for graduates; the console is not the app
+            if persona == "graduate" and expected == "ok":
+                expected = "403"  # the app serves graduates their own data; the console never
             got = _outcome(page.status_code, page.headers.get("Location", ""))
             seen.add(got)
             if got != expected:
@@ -486,6 +539,9 @@ def busy_program(session, size: int = 200) -> dict:
             "/console/program/audit",
             f"/console/program/audit?person={therapist.email}&from=2026-01-01",
             "/console/program/audit.csv",
+            "/console/program/settings",
+            "/console/program/members",
+            f"/console/program/graduates/{graduates[0].id}",
         ],
     }
 
@@ -508,3 +564,94 @@ def test_each_page_makes_a_bounded_number_of_statements(app, client, db):
             assert len(real) <= 16, (url, len(real))
     html = staff.get(seeded["coordinator_pages"][2]).get_data(as_text=True)
     assert html.count('type="radio"') == 120  # 40 members, three choices each
+
+
+def test_staff_run_the_programs_settings_retention_and_see_deletion_requests(
+    client, world, as_user, db
+):
+    asked = as_user(world.email("graduate")).post("/api/v1/me/deletion")
+    assert asked.status_code in (200, 201, 202), asked.json
+    sign_in(client, world.staff.email)
+    url = "/console/program/settings"
+    page = client.get(url).get_data(as_text=True)
+    assert "988" in page and world.graduate.display_name in page  # the pending request
+    saved = post_form(
+        client,
+        url,
+        url,
+        phone="+1 555 0100",
+        **{"line-name-0": "988 Lifeline", "line-phone-0": "988", "line-text-0": "988"},
+        **{"line-name-1": "Warm line", "line-phone-1": "+1 555 0199"},
+        timezone="America/Chicago",
+        **{"hours-start": "09:00", "hours-end": "17:00", "hours-days": ["mon", "tue"]},
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    program = as_user(world.email("staff")).get(f"/api/v1/programs/{world.program.id}").json
+    assert program["phone"] == "+1 555 0100"
+    assert [line["name"] for line in program["crisis_lines"]] == ["988 Lifeline", "Warm line"]
+    assert program["working_hours"]["days"] == ["mon", "tue"]
+    refused = post_form(
+        client,
+        url,
+        url,
+        phone="call me",
+        **{"line-name-0": "X", "line-phone-0": "988"},
+        **{"hours-start": "09:00", "hours-end": "17:00", "hours-days": "mon"},
+    )
+    assert refused.status_code == 422 and "Phone" in refused.get_data(as_text=True)
+    none = post_form(client, url, url, **{"hours-start": "09:00", "hours-end": "17:00"})
+    assert none.status_code == 422  # no crisis line, no working day
+
+    retention = {"deletion_grace_days": "14", "inbox_retention_days": "90"}
+    kept = post_form(
+        client, url, "/console/program/retention", **retention, clinical_retention_years="7"
+    )
+    assert kept.status_code == 303
+    assert (
+        as_user(world.email("staff"))
+        .get(f"/api/v1/programs/{world.program.id}/retention")
+        .json["deletion_grace_days"]
+        == 14
+    )
+    too_short = post_form(
+        client, url, "/console/program/retention", **retention, clinical_retention_years="2"
+    )
+    assert too_short.status_code == 422
+
+
+def test_staff_add_members_and_keep_care_teams_with_consents_read_only(client, world, db):
+    sign_in(client, world.staff.email)
+    url = "/console/program/members"
+    added = post_form(client, url, url, email="New.Coordinator@example.org", role="coordinator")
+    assert added.status_code == 303
+    assert "new.coordinator@example.org" in client.get(url).get_data(as_text=True)
+    assert (
+        post_form(
+            client, url, url, email="new.coordinator@example.org", role="coordinator"
+        ).status_code
+        == 409
+    )
+    assert post_form(client, url, url, email="x@example.org", role="king").status_code == 422
+
+    admin = f"/console/program/graduates/{world.graduate.id}"
+    page = client.get(admin).get_data(as_text=True)
+    assert world.therapist_consent.email in page and world.therapist_no_consent.email in page
+    assert 'name="share_check_ins"' not in page  # consents are read only here
+    assert re.search(rf"{re.escape(world.therapist_consent.email)}</td>\s*<td>yes, since", page)
+    assert (
+        post_form(
+            client, admin, f"{admin}/care-team", email="new.therapist@example.org"
+        ).status_code
+        == 303
+    )
+    assert "new.therapist@example.org" in client.get(admin).get_data(as_text=True)
+    [row] = [
+        row
+        for row in client.get(admin).get_data(as_text=True).split("<tr>")
+        if world.therapist_consent.email in row
+    ]
+    removal = re.search(r'action="([^"]+/remove)"', row).group(1)
+    assert post_form(client, admin, removal).status_code == 303
+    after = client.get(admin).get_data(as_text=True)
+    assert world.therapist_consent.email not in after
+    assert world.therapist_no_consent.email in after

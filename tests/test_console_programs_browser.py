@@ -112,6 +112,21 @@ def test_staff_enrol_a_graduate_and_read_the_code_aloud(page, world):
     again = page.locator("p.code").inner_text()
     assert again != first and "A new code for Robin" in page.locator("h1").inner_text()
 
+    page.get_by_role("link", name="Graduates").first.click()
+    page.get_by_role("link", name="Robin").click()
+    page.wait_for_url(re.compile(r"/console/program/graduates/[0-9a-f-]+$"))
+    assert world.therapist_consent.email not in page.locator("main").inner_text()
+    page.get_by_label("Add a therapist (email)").fill(world.therapist_consent.email)
+    page.get_by_role("button", name="Add to care team").click()
+    page.wait_for_url(re.compile(r"done=added"))
+    assert world.therapist_consent.email in page.locator("table").inner_text()
+    check(page, "graduate-admin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Program").click()
+    page.wait_for_url(re.compile(r"/console/program/settings$"))
+    check(page, "program-settings")
+    page.get_by_role("link", name="Members and roles").click()
+    check(page, "members")
+
 
 def test_staff_edit_the_flag_rules_into_a_new_version(page, world):
     sign_in(page, world.staff.email)

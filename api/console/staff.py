@@ -26,11 +26,16 @@ from api.flags import configuration
 from api.flags import rules as flag_rules_module
 from api.flags.models import Flag
 from api.flags.schemas import FlagRuleSettings
-from api.graduates import enrollment
+from api.graduates import consents, enrollment
 from api.graduates import service as graduates
 from api.graduates.models import Graduate
-from api.graduates.schemas import GraduateCreate
+from api.graduates.schemas import CareTeamAdd, GraduateCreate
+from api.privacy import service as privacy
+from api.privacy.schemas import Retention as RetentionSchema
+from api.programs import service as programs
+from api.programs.hours import working_hours
 from api.programs.models import Program, Role
+from api.programs.schemas import MemberCreate, ProgramUpdate
 from api.runtime import runtime
 from api.users.models import User
 
@@ -326,3 +331,178 @@ def audit_csv() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
     )
+
+
+# --- the program: settings, retention, deletion requests ---------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CRISIS_ROWS = 5
+
+
+@blp.get("/program/settings")
+@staff_only
+def program_settings() -> str:
+    rt = runtime()
+    session = rt.db.session
+    program_id = program_for(g.actor, STAFF)
+    program = programs.read(session=session, actor=g.actor, program_id=program_id)
+    lines = list(program.crisis_lines or [])
+    return render_template(
+        "console/program_settings.html",
+        program=program,
+        hours=working_hours(program),
+        lines=lines + [{}] * max(1, CRISIS_ROWS - len(lines)),
+        weekdays=WEEKDAYS,
+        retention=privacy.retention(session=session, actor=g.actor, program_id=program_id),
+        deletions=session.scalars(
+            privacy.pending_deletions(session=session, actor=g.actor, program_id=program_id)
+        ).all(),
+        done=request.args.get("done"),
+    )
+
+
+@blp.post("/program/settings")
+@staff_only
+def program_settings_change() -> Response:
+    """`PATCH /programs/{id}`: phone, crisis lines, and when step-up alerts go out."""
+    form = request.form
+    lines = []
+    for index in range(CRISIS_ROWS * 2):
+        name = form.get(f"line-name-{index}", "").strip()
+        if name:
+            text = form.get(f"line-text-{index}", "").strip() or None
+            lines.append(
+                {"name": name, "phone": form.get(f"line-phone-{index}", "").strip(), "text": text}
+            )
+    raw: dict[str, Any] = {
+        "phone": form.get("phone", "").strip() or None,
+        "crisis_lines": lines,
+        "timezone": form.get("timezone", "").strip() or None,
+        "working_hours": {
+            "start": form.get("hours-start", ""),
+            "end": form.get("hours-end", ""),
+            "days": form.getlist("hours-days"),
+        },
+    }
+    try:
+        changes = ProgramUpdate().load(raw)
+    except ma.ValidationError as exc:
+        raise Invalid("Check the program's settings.", errors=exc.messages) from None
+    programs.update(
+        session=runtime().db.session,
+        actor=g.actor,
+        program_id=program_for(g.actor, STAFF),
+        **changes,
+    )
+    return redirect(url_for(".program_settings", done="saved"), 303)
+
+
+@blp.post("/program/retention")
+@staff_only
+def retention_change() -> Response:
+    """`PUT /programs/{id}/retention`: every field, checked against its bounds."""
+    raw = {name: _whole(request.form.get(name, "")) for name in RetentionSchema().fields}
+    try:
+        settings = RetentionSchema().load(raw)
+    except ma.ValidationError as exc:
+        raise Invalid("Check the retention settings.", errors=exc.messages) from None
+    privacy.change_retention(
+        session=runtime().db.session,
+        actor=g.actor,
+        program_id=program_for(g.actor, STAFF),
+        settings=settings,
+    )
+    return redirect(url_for(".program_settings", done="retention"), 303)
+
+
+# --- members and roles ----------------------------------------------------------------------
+
+
+@blp.get("/program/members")
+@staff_only
+def program_members() -> str:
+    session = runtime().db.session
+    found = session.scalars(
+        programs.members(
+            session=session, actor=g.actor, program_id=program_for(g.actor, STAFF), role=None
+        )
+    ).all()
+    return render_template(
+        "console/members.html", members=found, roles=list(Role), done=request.args.get("done")
+    )
+
+
+@blp.post("/program/members")
+@staff_only
+def program_member_add() -> Response:
+    """`POST /programs/{id}/members`: the person has the role from their first sign-in."""
+    rt = runtime()
+    try:
+        body = MemberCreate().load(
+            {"email": request.form.get("email", "").strip(), "role": request.form.get("role", "")}
+        )
+    except ma.ValidationError as exc:
+        raise Invalid("Give an email and a role.", errors=exc.messages) from None
+    programs.add_member(
+        session=rt.db.session,
+        actor=g.actor,
+        program_id=program_for(g.actor, STAFF),
+        now=rt.clock.now(),
+        **body,
+    )
+    return redirect(url_for(".program_members", done="added"), 303)
+
+
+# --- one graduate's care team and consents (read only) -------------------------------------------
+
+
+@blp.get("/program/graduates/<uuid:graduate_id>")
+@staff_only
+def graduate_admin(graduate_id: uuid.UUID) -> str:
+    rt = runtime()
+    session, now = rt.db.session, rt.clock.now()
+    team = session.scalars(
+        graduates.care_team(session=session, actor=g.actor, graduate_id=graduate_id, now=now)
+    ).all()
+    shared = {
+        consent.therapist_user_id: consent
+        for consent in session.scalars(
+            consents.for_graduate(session=session, actor=g.actor, graduate_id=graduate_id, now=now)
+        )
+    }
+    return render_template(
+        "console/graduate_admin.html",
+        graduate=session.get(Graduate, graduate_id),
+        team=team,
+        shared=shared,
+        done=request.args.get("done"),
+    )
+
+
+@blp.post("/program/graduates/<uuid:graduate_id>/care-team")
+@staff_only
+def care_team_add(graduate_id: uuid.UUID) -> Response:
+    rt = runtime()
+    try:
+        body = CareTeamAdd().load({"email": request.form.get("email", "").strip()})
+    except ma.ValidationError as exc:
+        raise Invalid("Give the therapist's email.", errors=exc.messages) from None
+    graduates.add_to_care_team(
+        session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now(), **body
+    )
+    return redirect(url_for(".graduate_admin", graduate_id=graduate_id, done="added"), 303)
+
+
+@blp.post("/program/graduates/<uuid:graduate_id>/care-team/<uuid:member_id>/remove")
+@staff_only
+def care_team_remove(graduate_id: uuid.UUID, member_id: uuid.UUID) -> Response:
+    """Off the care team; their consent ends with it, as through the API."""
+    rt = runtime()
+    graduates.remove_from_care_team(
+        session=rt.db.session,
+        actor=g.actor,
+        graduate_id=graduate_id,
+        member_id=member_id,
+        now=rt.clock.now(),
+    )
+    return redirect(url_for(".graduate_admin", graduate_id=graduate_id, done="removed"), 303)
