@@ -355,6 +355,14 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
             f"/api/v1/groups/{group_id}/coordinators",
             {"emails": []},
         ),
+        (
+            "POST",
+            f"{grp}/schedule",
+            {"day": "TU", "time": "18:00"},
+            "PATCH",
+            f"/api/v1/groups/{group_id}",
+            {"rrule": "FREQ=WEEKLY;BYDAY=TU"},
+        ),
         ("GET", meeting, None, "GET", f"{api_meeting}/attendance", None),
         ("POST", f"{meeting}/attendance", {}, "PUT", f"{api_meeting}/attendance", {"records": []}),
         ("POST", meeting, {"change": "restore"}, "PUT", api_meeting, {"cancelled": False}),
@@ -655,3 +663,18 @@ def test_staff_add_members_and_keep_care_teams_with_consents_read_only(client, w
     after = client.get(admin).get_data(as_text=True)
     assert world.therapist_consent.email not in after
     assert world.therapist_no_consent.email in after
+
+
+def test_a_coordinator_changes_the_weekly_schedule_and_answers_follow(client, world, as_user):
+    group_id = _group(world, as_user)
+    _join(world, as_user, group_id)
+    as_user(world.email("graduate")).put(
+        f"/api/v1/groups/{group_id}/occurrences/{NOV_24}/rsvp", json={"response": "yes"}
+    )
+    sign_in(client, world.coordinator.email)
+    url = f"/console/groups/{group_id}"
+    moved = post_form(client, url, f"{url}/schedule", day="WE", time="17:30")
+    assert moved.status_code == 303
+    html = client.get(f"{url}?month=2026-11").get_data(as_text=True)
+    assert "Wed 25 Nov 2026, 17:30" in html and "1 going" in html
+    assert post_form(client, url, f"{url}/schedule", day="XX", time="17:30").status_code == 422

@@ -87,3 +87,43 @@ def test_staff_assign_coordinators_who_then_run_only_their_groups(world, as_user
         outsider.put(f"/api/v1/groups/{mine['id']}/coordinators", json={"emails": []}).status_code
         == 404
     )
+
+
+def _answers(as_user, world, group_id, start, end) -> dict[str, str | None]:
+    found = _meetings(as_user(world.email("graduate")), group_id, start, end)
+    return {m["starts_at_local"]: m["my_rsvp"] for m in found}
+
+
+def test_answers_follow_their_meetings_when_the_schedule_changes_or_are_cleared_with_a_notice(
+    world, as_user
+):
+    group = _create(world, as_user, **CHICAGO)
+    _join(world, as_user, group["id"])
+    graduate = as_user(world.email("graduate"))
+    for start in ("2026-11-25T00:00:00Z", "2026-12-02T00:00:00Z"):  # Tue 24 Nov, Tue 1 Dec
+        answered = graduate.put(
+            f"/api/v1/groups/{group['id']}/occurrences/{start}/rsvp", json={"response": "yes"}
+        )
+        assert answered.status_code == 200, answered.json
+    staff = as_user(world.email("staff"))
+    later = staff.patch(
+        f"/api/v1/groups/{group['id']}", json={"starts_at_local": "2026-11-03T19:00:00"}
+    )
+    assert later.status_code == 200, later.json
+    window = ("2026-11-24T00:00:00Z", "2026-12-05T00:00:00Z")
+    assert _answers(as_user, world, group["id"], *window) == {
+        "2026-11-24T19:00:00": "yes",
+        "2026-12-01T19:00:00": "yes",
+    }
+    news = graduate.get(f"/api/v1/groups/{group['id']}/announcements").json
+    assert news == []  # everyone's answer followed: nothing to tell
+
+    monthly = staff.patch(
+        f"/api/v1/groups/{group['id']}",
+        json={"rrule": "FREQ=MONTHLY;BYDAY=1TH", "starts_at_local": "2026-11-05T19:00:00"},
+    )
+    assert monthly.status_code == 200, monthly.json
+    # The week of 24 Nov has no meeting any more: cleared. The week of 1 Dec has Thu 3 Dec.
+    assert _answers(as_user, world, group["id"], *window) == {"2026-12-03T19:00:00": "yes"}
+    [notice] = graduate.get(f"/api/v1/groups/{group['id']}/announcements").json
+    assert notice["title"] == "Meeting times changed"

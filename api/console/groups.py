@@ -147,6 +147,8 @@ def group_page(group_id: uuid.UUID) -> str:
         engagement=engagement,
         coordinators=coordinators,
         is_staff=bool(g.actor.roles & STAFF),
+        days=DAYS,
+        weekly_day=group.rrule.rsplit("BYDAY=", 1)[-1][:2] if "BYDAY=" in group.rrule else "",
         done=request.args.get("done"),
     )
 
@@ -170,6 +172,43 @@ def group_coordinators(group_id: uuid.UUID) -> Response:
     emails = [e.strip() for e in request.form.get("emails", "").replace(",", "\n").split()]
     service.assign_coordinators(group_id=group_id, emails=[e for e in emails if e], **_context())
     return redirect(url_for(".group_page", group_id=group_id, done="assigned"), 303)
+
+
+DAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+
+
+@blp.post("/groups/<uuid:group_id>/schedule")
+@runs_groups
+def group_schedule(group_id: uuid.UUID) -> Response:
+    """A new weekly rule (`PATCH /groups/{id}` with rrule and starts_at_local), anchored in
+    the week of the first meeting; answers to coming meetings follow them or are cleared
+    with a notice to the members (the service does both)."""
+    rt = runtime()
+    day, at = request.form.get("day", ""), request.form.get("time", "")
+    try:
+        clock_time = time.fromisoformat(at)
+    except ValueError:
+        clock_time = None
+    if day not in DAYS or clock_time is None:
+        raise Invalid("Choose a day and a time.", errors={"day": ["a weekday"], "time": ["HH:MM"]})
+    group = service.read(session=rt.db.session, actor=g.actor, group_id=group_id)["group"]
+    first = group.starts_at_local.date()
+    anchor = first + timedelta(days=list(DAYS).index(day) - first.weekday())
+    service.update_group(
+        group_id=group_id,
+        rrule=f"FREQ=WEEKLY;BYDAY={day}",
+        starts_at_local=datetime.combine(anchor, clock_time),
+        **_context(),
+    )
+    return redirect(url_for(".group_page", group_id=group_id, done="schedule"), 303)
 
 
 # --- one meeting ------------------------------------------------------------------------------

@@ -251,9 +251,12 @@ def update_group(
             "Capacity below the members already seated.",
             errors={"capacity": [f"{seated} members hold seats; at least {seated}"]},
         )
+    schedule = (group.starts_at, group.timezone, group.rrule)
     _apply(group, {**current, **fields})
     group.updated_at = now
     session.flush()
+    if (group.starts_at, group.timezone, group.rrule) != schedule:
+        _follow_rsvps(session, actor, group, now)
     completion.group_meeting_changed(session=session, group_id=group.id)
     _compact_seats(session, group)
     _fill_seats(session, group)
@@ -301,6 +304,63 @@ def assign_coordinators(
         session.add(GroupCoordinator(group_id=group_id, membership_id=member.id, created_at=now))
     session.flush()
     return sorted(found.values(), key=lambda member: member.email)
+
+
+def _follow_rsvps(session: Session, actor: Actor, group: Group, now: datetime) -> None:
+    """After a schedule change, each answer to a meeting still to come follows its meeting
+    to the one new meeting in the same local week; an answer with none (or two) to follow
+    is cleared, and the members are told in an announcement to answer again."""
+    answers = list(
+        session.scalars(
+            select(GroupRsvp).where(
+                GroupRsvp.group_id == group.id, GroupRsvp.occurrence_start >= now
+            )
+        )
+    )
+    if not answers:
+        return
+    zone = zoneinfo.ZoneInfo(group.timezone)
+    latest = max(answer.occurrence_start for answer in answers)
+    new_starts = list(
+        recurrence.occurrences(
+            starts_at=group.starts_at,
+            timezone=group.timezone,
+            rrule=group.rrule,
+            start=now - timedelta(days=7),
+            end=latest + timedelta(days=8),
+        )
+    )
+    if {answer.occurrence_start for answer in answers} <= set(new_starts):
+        return
+    by_week: dict[tuple[int, int], list[datetime]] = {}
+    for instant in new_starts:
+        by_week.setdefault(instant.astimezone(zone).isocalendar()[:2], []).append(instant)
+    taken = {(a.graduate_id, a.occurrence_start) for a in answers}
+    cleared = 0
+    for answer in sorted(answers, key=lambda a: a.occurrence_start):
+        if answer.occurrence_start in new_starts:
+            continue
+        week = by_week.get(answer.occurrence_start.astimezone(zone).isocalendar()[:2], [])
+        if len(week) == 1 and week[0] >= now and (answer.graduate_id, week[0]) not in taken:
+            taken.add((answer.graduate_id, week[0]))
+            answer.occurrence_start = week[0]
+        else:
+            session.delete(answer)
+            cleared += 1
+    session.flush()
+    if cleared:
+        announce(
+            session=session,
+            actor=actor,
+            group_id=group.id,
+            title="Meeting times changed",
+            body=(
+                "The group's schedule has changed. Some answers about coming meetings no "
+                "longer matched a meeting and were cleared: please say again whether you "
+                "are coming."
+            ),
+            now=now,
+        )
 
 
 def archive(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetime) -> Group:
