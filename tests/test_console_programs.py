@@ -678,3 +678,37 @@ def test_a_coordinator_changes_the_weekly_schedule_and_answers_follow(client, wo
     html = client.get(f"{url}?month=2026-11").get_data(as_text=True)
     assert "Wed 25 Nov 2026, 17:30" in html and "1 going" in html
     assert post_form(client, url, f"{url}/schedule", day="XX", time="17:30").status_code == 422
+
+
+def test_staff_see_every_flag_with_who_acknowledged_escalations_and_the_rules_version(
+    client, app, db, clock, as_user
+):
+    from jobs.scheduler import run_job
+    from tests.test_flags import Story, phq9
+
+    story = Story(db, as_user, clock)
+    story.check_in("phq9", phq9(9, item9=1))  # urgent
+    clock.advance(hours=2)
+    run_job(app, "flags.escalate")
+    flag_id = story.flags()[0]["id"]
+    as_user(story.emails["therapist"]).post(f"/api/v1/flags/{flag_id}/acknowledge", json={})
+    sign_in(client, story.emails["staff"])
+    queue = client.get("/console/flags").get_data(as_text=True)
+    assert f"Acknowledged by {story.emails['therapist']}" in queue
+    assert "<strong>escalated" in queue
+    as_user(story.emails["staff"]).post(
+        f"/api/v1/flags/{flag_id}/resolve", json={"outcome": "monitor", "note": "Seen."}
+    )
+    assert f"/console/flags/{flag_id}" not in client.get("/console/flags").get_data(True)
+    assert f"/console/flags/{flag_id}" in client.get("/console/flags?status=resolved").get_data(
+        True
+    )
+    rules = client.get("/console/program/flag-rules").get_data(as_text=True)
+    [link] = re.findall(r'href="(/console/flags\?status=all&amp;rules_version=[^"]+)"', rules)
+    listed = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert f"/console/flags/{flag_id}" in listed and "All flags" in listed
+    assert "All flags" in client.get("/console/flags?status=all&rules_version=program-v9").get_data(
+        True
+    ) and f"/console/flags/{flag_id}" not in client.get(
+        "/console/flags?status=all&rules_version=program-v9"
+    ).get_data(True)

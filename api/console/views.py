@@ -35,6 +35,7 @@ from api.console.sessions import COOKIE
 from api.errors import DomainError, Forbidden, Invalid, Unauthorized
 from api.extensions.smorest import roll_back_and_record_denial
 from api.flags import service as flags
+from api.flags.models import FlagEvent
 from api.graduates.models import Graduate
 from api.graduates.service import known_timezones
 from api.notifications import service as notifications
@@ -381,24 +382,46 @@ def _names(session: Any, graduate_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def flag_queue() -> str:
     rt = runtime()
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    status = request.args.get("status") if request.args.get("status") in STATUS_VIEWS else None
+    rules_version = request.args.get("rules_version") or None
     g.unread = _unread()
     found, total = flags.page_for(
         session=rt.db.session,
         actor=g.actor,
-        status=None,
+        status=None if status == "open" else status,
         graduate_id=None,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
         now=rt.clock.now(),
+        rules_version=rules_version,
     )
     return render_template(
         "console/flags.html",
         flags=found,
         names=_names(rt.db.session, {flag.graduate_id for flag in found}),
+        acknowledgers=_acknowledgers(rt.db.session, [flag.id for flag in found]),
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
+        status=status or "open",
+        rules_version=rules_version,
     )
+
+
+STATUS_VIEWS = ("open", "resolved", "all")
+
+
+def _acknowledgers(session: Any, flag_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Who acknowledged each flag on the page, by email (one statement for the page)."""
+    if not flag_ids:
+        return {}
+    rows = session.execute(
+        select(FlagEvent.flag_id, User.email)
+        .join(User, User.id == FlagEvent.actor_user_id)
+        .where(FlagEvent.flag_id.in_(flag_ids), FlagEvent.action == "acknowledged")
+        .order_by(FlagEvent.id)
+    ).all()
+    return {flag_id: email for flag_id, email in rows}
 
 
 @blp.get("/flags/<uuid:flag_id>")
