@@ -918,14 +918,15 @@ def engagement(
             GroupAttendance.occurrence_start, GroupAttendance.graduate_id, GroupAttendance.status
         ).where(GroupAttendance.group_id == group_id, GroupAttendance.occurrence_start >= since)
     ).all()
+    by_month: dict[date, list[Any]] = {}
+    for row in rows:  # each meeting's month in the group's zone, worked out once
+        by_month.setdefault(row.occurrence_start.astimezone(zone).date().replace(day=1), []).append(
+            row
+        )
     report = []
     for offset in range(months):
         month = _add_months(first, offset)
-        here = [
-            row
-            for row in rows
-            if row.occurrence_start.astimezone(zone).date().replace(day=1) == month
-        ]
+        here = by_month.get(month, [])
         present = [row for row in here if row.status == "present"]
         report.append(
             {
