@@ -712,3 +712,58 @@ def test_staff_see_every_flag_with_who_acknowledged_escalations_and_the_rules_ve
     ) and f"/console/flags/{flag_id}" not in client.get(
         "/console/flags?status=all&rules_version=program-v9"
     ).get_data(True)
+
+
+def test_staff_assign_a_group_and_other_coordinators_no_longer_see_it(client, world, as_user, db):
+    other = factories.member(db, world.program, Role.COORDINATOR)
+    db.commit()
+    group_id = _group(world, as_user)
+    staff = client.application.test_client()
+    sign_in(staff, world.staff.email)
+    url = f"/console/groups/{group_id}"
+    assigned = post_form(staff, url, f"{url}/coordinators", emails=other.email)
+    assert assigned.status_code == 303
+    assert other.email in staff.get(url).get_data(as_text=True)
+    sign_in(client, world.coordinator.email)
+    assert "Tuesday aftercare" not in client.get("/console/groups").get_data(as_text=True)
+    assert client.get(url).status_code == 403
+    runner = client.application.test_client()
+    sign_in(runner, other.email)
+    assert "Tuesday aftercare" in runner.get("/console/groups").get_data(as_text=True)
+    assert 'name="emails"' not in runner.get(url).get_data(as_text=True)  # staff assign
+    wrong = post_form(staff, url, f"{url}/coordinators", emails=world.therapist_consent.email)
+    assert wrong.status_code == 422
+
+
+def test_staff_of_two_programs_switch_and_each_form_changes_the_program_shown(client, world, db):
+    from api.programs.models import Membership
+
+    db.add(
+        Membership(
+            program_id=world.other_program.id,
+            email=world.staff.email,
+            role=Role.STAFF,
+            user_id=world.staff.user_id,
+            created_at=factories.NOW,
+        )
+    )
+    db.commit()
+    sign_in(client, world.staff.email)
+    first = client.get("/console/program/members").get_data(as_text=True)
+    assert 'aria-label="Programs"' in first and "Elsewhere IOP" in first
+    url = f"/console/program/members?program={world.other_program.id}"
+    added = post_form(
+        client,
+        url,
+        "/console/program/members",
+        email="only-elsewhere@example.org",
+        role="therapist",
+        program=str(world.other_program.id),
+    )
+    assert (
+        added.status_code == 303
+        and f"program={world.other_program.id}" in added.headers["Location"]
+    )
+    assert "only-elsewhere@example.org" in client.get(url).get_data(as_text=True)
+    home = client.get(f"/console/program/members?program={world.program.id}").get_data(True)
+    assert "only-elsewhere@example.org" not in home

@@ -16,12 +16,14 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from api.console.views import RUNNERS, STAFF, blp, for_roles
 from api.errors import Invalid, NotFound
 from api.groups import schemas as group_schemas
 from api.groups import service
 from api.groups.models import ATTENDANCE, MEMBER, GroupMember
+from api.programs.models import Program
 from api.runtime import runtime
 
 runs_groups = for_roles(RUNNERS, "Groups are run by the program's coordinators and staff.")
@@ -29,13 +31,26 @@ ENGAGEMENT_MONTHS = 6
 
 
 def program_for(actor: Any, roles: frozenset[str]) -> uuid.UUID:
-    """The program a page is about: ?program= when the reader holds `roles` there, else the
-    first such program (most people belong to one)."""
+    """The program a page is about: `program` (in the query, or a form's hidden field) when
+    the reader holds `roles` there, else the first such program (most people have one).
+    The page offers the others (`program_choices`), and its forms post the one shown."""
     held = sorted({str(pid) for pid, role in actor.memberships if role.value in roles})
-    wanted = request.args.get("program")
-    if wanted in held:
-        return uuid.UUID(wanted)
-    return uuid.UUID(held[0])
+    wanted = request.values.get("program")
+    chosen = uuid.UUID(wanted if wanted in held else held[0])
+    g.program_id = chosen
+    if len(held) > 1:
+        session = runtime().db.session
+        g.program_choices = session.execute(
+            select(Program.id, Program.name)
+            .where(Program.id.in_([uuid.UUID(each) for each in held]))
+            .order_by(Program.name)
+        ).all()
+    return chosen
+
+
+@blp.app_context_processor
+def _program() -> dict[str, Any]:
+    return {"program_id": g.get("program_id"), "program_choices": g.get("program_choices")}
 
 
 def meeting_key(moment: datetime) -> str:

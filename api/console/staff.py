@@ -193,7 +193,7 @@ def flag_rules_change() -> Response:
         settings=settings,
         now=rt.clock.now(),
     )
-    return redirect(url_for(".flag_rules", done="saved"), 303)
+    return redirect(url_for(".flag_rules", program=g.program_id, done="saved"), 303)
 
 
 # --- the audit log ------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def audit_log() -> str:
         actions=sorted(actions),
         page=page,
         more=more,
-        query={k: v for k, v in chosen.items() if v},
+        query={**{k: v for k, v in chosen.items() if v}, "program": program_id},
     )
 
 
@@ -394,7 +394,7 @@ def program_settings_change() -> Response:
         program_id=program_for(g.actor, STAFF),
         **changes,
     )
-    return redirect(url_for(".program_settings", done="saved"), 303)
+    return redirect(url_for(".program_settings", program=g.program_id, done="saved"), 303)
 
 
 @blp.post("/program/retention")
@@ -412,7 +412,7 @@ def retention_change() -> Response:
         program_id=program_for(g.actor, STAFF),
         settings=settings,
     )
-    return redirect(url_for(".program_settings", done="retention"), 303)
+    return redirect(url_for(".program_settings", program=g.program_id, done="retention"), 303)
 
 
 # --- members and roles ----------------------------------------------------------------------
@@ -450,7 +450,7 @@ def program_member_add() -> Response:
         now=rt.clock.now(),
         **body,
     )
-    return redirect(url_for(".program_members", done="added"), 303)
+    return redirect(url_for(".program_members", program=g.program_id, done="added"), 303)
 
 
 # --- one graduate's care team and consents (read only) -------------------------------------------
