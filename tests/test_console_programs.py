@@ -290,6 +290,19 @@ def _outcome(status: int, location: str = "") -> str:
     return str(status)
 
 
+def _care_team_entry(db, world) -> uuid.UUID:
+    from api.graduates.models import CareTeamMember
+
+    entry = CareTeamMember(
+        graduate_id=world.graduate.id,
+        membership_id=factories.member(db, world.program, Role.THERAPIST).id,
+        created_at=factories.NOW,
+    )
+    db.add(entry)
+    db.commit()
+    return entry.id
+
+
 def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user, db, clock):
     from api.flags.rules import DEFAULT_RULES
 
@@ -366,6 +379,15 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
         ("GET", meeting, None, "GET", f"{api_meeting}/attendance", None),
         ("POST", f"{meeting}/attendance", {}, "PUT", f"{api_meeting}/attendance", {"records": []}),
         ("POST", meeting, {"change": "restore"}, "PUT", api_meeting, {"cancelled": False}),
+        ("POST", meeting, {"change": "cancel"}, "PUT", api_meeting, {"cancelled": True}),
+        (
+            "POST",
+            meeting,
+            {"change": "move", "date": "2026-11-11", "time": "18:00"},
+            "PUT",
+            api_meeting,
+            {"cancelled": False, "starts_at_local": "2026-11-11T18:00:00"},
+        ),
         ("GET", "/program/graduates", None, "GET", "/api/v1/programs/{program}/graduates", None),
         (
             "POST",
@@ -444,7 +466,17 @@ def test_every_console_url_answers_each_role_as_the_api_does(app, world, as_user
         email = world.email(persona)
         program = world.other_program.id if persona == "other_staff" else world.program.id
         browser, token = _console(app, email)
-        for c_method, c_path, form, a_method, a_path, body in walk:
+        # Taking someone off the care team, once through each door: two fresh entries.
+        api_entry, page_entry = (_care_team_entry(db, world) for _ in range(2))
+        removal = (
+            "POST",
+            f"/program/graduates/{g}/care-team/{page_entry}/remove",
+            {},
+            "DELETE",
+            f"/api/v1/graduates/{g}/care-team/{api_entry}",
+            None,
+        )
+        for c_method, c_path, form, a_method, a_path, body in [*walk, removal]:
             if isinstance(body, dict) and "email" in body:
                 body = {**body, "email": body["email"].format(persona=persona)}
             if form and "email" in form:
