@@ -13,8 +13,8 @@ from flask import Flask, Response, g, request
 
 from api.auth import FirebaseTokenVerifier
 from api.clock import SystemClock
-from api.config import load_settings
-from api.content.loader import load_library
+from api.config import ConfigError, load_settings
+from api.content.loader import ContentError, load_library
 from api.db import Database
 from api.extensions import bodies
 from api.extensions.smorest import Api
@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     verifier = overrides.pop("TOKEN_VERIFIER", None)
     session_cookies = overrides.pop("SESSION_COOKIES", None)
     settings = load_settings(overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.uses_auth_emulator:
         # firebase-admin reads this only from the process environment.
         os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = str(settings.firebase_auth_emulator_host)
@@ -74,6 +74,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )  # Swagger UI (/api/docs) and the care-team console
     register_cli(app)
     return app
+
+
+def create_app_or_exit() -> Flask:
+    """The app for a process someone started by hand (wsgi, jobs, the `companion` command):
+    a missing setting or a broken content file ends it in one line that names the problem,
+    not a traceback."""
+    try:
+        return create_app()
+    except (ConfigError, ContentError) as error:
+        raise SystemExit(f"companion: {error}") from None
 
 
 def _register_api(app: Flask) -> None:

@@ -35,6 +35,7 @@ from api.errors import Forbidden, NotFound
 from api.graduates.models import CareTeamMember, Consent, Graduate
 from api.groups.models import Group, GroupCoordinator
 from api.programs.models import Membership, Program, Role
+from api.vocabulary import FlagSource
 
 
 class Need(enum.Enum):
@@ -46,7 +47,7 @@ class Need(enum.Enum):
     OWN = "own"  # the graduate's own decisions (consents): the graduate only
 
 
-PART2_SOURCE = "substance_use"  # a flag's source when its evidence is a Part 2 record
+PART2_SOURCE = FlagSource.SUBSTANCE_USE  # a flag's source when its evidence is a Part 2 record
 
 
 def need_for_source(source: str) -> Need:
@@ -262,7 +263,7 @@ def therapist_reach() -> Subquery:
 THERAPIST_REACH = therapist_reach()
 
 
-def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[tuple[uuid.UUID]]:
+def therapist_graduates(user_id: uuid.UUID, need: Need) -> Select[uuid.UUID]:
     """Ids of the graduates a therapist reaches for `need` (PROFILE: their care team)."""
     statement = select(THERAPIST_REACH.c.graduate_id).where(THERAPIST_REACH.c.user_id == user_id)
     if need is Need.CLINICAL:

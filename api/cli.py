@@ -1,8 +1,11 @@
-"""flask --app wsgi …: db, programs, jobs, demo and dev-token commands."""
+"""The command line, as `companion …` (api/manage.py) or `flask --app wsgi …`: db, programs,
+jobs, the scheduler and dispatcher processes, demo and dev-token commands."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -53,7 +56,7 @@ def programs_create(name: str, admin_email: str) -> None:
     from api.programs.service import create_program
 
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     program = create_program(
         session=session, name=name, admin_email=admin_email, now=rt.clock.now()
     )
@@ -73,22 +76,71 @@ def jobs_run_once() -> None:
         click.echo(f"{job_id}: {count}")
 
 
+@jobs_cli.command("scheduler")
+def jobs_scheduler() -> None:
+    """The one scheduler process (same as python -m jobs); Ctrl-C stops it."""
+    from flask import current_app
+
+    from jobs.__main__ import main
+
+    main(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@jobs_cli.command("dispatcher")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--idle-seconds", default=2.0, show_default=True, help="Wait when none is due.")
+def jobs_dispatcher(once: bool, idle_seconds: float) -> None:
+    """A push dispatcher (same as python -m jobs.dispatcher); run as many as needed."""
+    from flask import current_app
+
+    from api.notifications.dispatch import BATCH_SIZE
+    from jobs.dispatcher import run
+
+    run(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        batch_size=BATCH_SIZE,
+        idle_seconds=idle_seconds,
+        once=once,
+    )
+
+
 @demo_cli.command("seed")
 def demo_seed() -> None:
-    """Create the demo program and people (idempotent)."""
-    from api import demo
-    from api.content.service import ProgramCatalogue
+    """Create the demo program, its people and months of history (idempotent)."""
+    _refuse_in_production()
+    _seed_demo()
+
+
+@demo_cli.command("reset")
+def demo_reset() -> None:
+    """Drop the development database, migrate it and seed the demo again."""
+    from sqlalchemy.engine import make_url
 
     rt = runtime()
-    _refuse_in_production()
-    program = demo.seed(
-        session=rt.db.session,
-        catalogue=ProgramCatalogue(rt.content),
-        now=rt.clock.now(),
-        library=rt.content,
-    )
+    if rt.settings.env != "development":
+        raise click.ClickException("demo reset only runs with COMPANION_ENV=development")
+    url = make_url(rt.settings.database_url)
+    rt.db.dispose()
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).unlink(missing_ok=True)
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        migrate.downgrade(rt.settings.database_url, "base")
+    migrate.upgrade(rt.settings.database_url)
+    _seed_demo()
+
+
+def _seed_demo() -> None:
+    from api import demo
+
+    rt = runtime()
+    started = time.perf_counter()
+    program = demo.seed(session=rt.db.session(), content=rt.content, now=rt.clock.now())
     rt.db.session.commit()
-    click.echo(f"Demo program {program.name!r}: {program.id}")
+    click.echo(
+        f"Demo program {program.name!r}: {program.id} "
+        f"(seeded in {time.perf_counter() - started:.1f} s)"
+    )
     for person in demo.PEOPLE:
         click.echo(f"  {person.role:<12} {person.email:<28} {person.note}")
 
@@ -100,7 +152,8 @@ def demo_tokens(hours: int) -> None:
     from api import demo
 
     for person in demo.PEOPLE:
-        click.echo(f"  {person.email:<26} {_mint(person.email, hours=hours)}")
+        click.echo(f"  {person.email} ({person.role}: {person.note})")
+        click.echo(f"    {_mint(person.email, hours=hours)}")
 
 
 @click.command("dev-token")

@@ -36,6 +36,7 @@ class Settings:
     sign_in_limit: str
     max_body_bytes: int
     log_level: str
+    log_format: str = "json"  # "text" (one readable line) is the development default
     cors_origins: tuple[str, ...] = ()
     content_dir: Path = PROJECT_DIR / "content"
     # Pushes: "console" (development, test) or "fcm"; see api/notifications/senders.py.
@@ -80,6 +81,13 @@ def _origins(value: str | None, env: str) -> tuple[str, ...]:
     return origins
 
 
+def _log_format(value: str | None, env: str) -> str:
+    fmt = value or ("text" if env == "development" else "json")
+    if fmt not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {fmt!r}")
+    return fmt
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """Merge the environment with explicit overrides and refuse unsafe combinations."""
     source: dict[str, Any] = {**os.environ, **(overrides or {})}
@@ -92,7 +100,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     if env == "production":
         missing = [k for k in ("DATABASE_URL", "FIREBASE_PROJECT_ID") if not source.get(k)]
         if missing:
-            raise ConfigError(f"production needs {' and '.join(missing)} set explicitly")
+            raise ConfigError(
+                f"production needs {' and '.join(missing)} set explicitly "
+                "(COMPANION_ENV=development runs locally without them)"
+            )
         if emulator or process_emulator:
             raise ConfigError(
                 "FIREBASE_AUTH_EMULATOR_HOST is set: it makes firebase-admin accept unsigned "
@@ -125,6 +136,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         sign_in_limit=str(source.get("SIGN_IN_LIMIT") or "10 per minute;60 per hour"),
         max_body_bytes=int(source.get("MAX_BODY_BYTES") or 64 * 1024),
         log_level=str(source.get("LOG_LEVEL") or "INFO"),
+        log_format=_log_format(source.get("LOG_FORMAT"), env),
         cors_origins=_origins(source.get("CORS_ORIGINS"), env),
         content_dir=Path(source.get("CONTENT_DIR") or PROJECT_DIR / "content"),
         push_sender=str(source.get("PUSH_SENDER") or ("fcm" if env == "production" else "console")),

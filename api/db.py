@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, Table, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -55,6 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
+    # Every model maps one table (no joins or subqueries), so its __table__ is a Table.
+    __table__: ClassVar[Table]
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
 
@@ -102,6 +105,17 @@ class PoolSettings:
                 f"-c idle_in_transaction_session_timeout={self.idle_timeout_ms}",
             },
         }
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched.
+
+    `Session.execute` is typed as returning a `Result`; for those statements it is a
+    `CursorResult`, which is the one that knows the count.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on a {type(result).__name__}")
+    return result.rowcount or 0
 
 
 def one_of(session: Session, column: Any, values: list[Any]) -> Any:

@@ -1,4 +1,5 @@
-"""JSON logs tagged with the request id. Ids and counts only: never answers, notes or tokens."""
+"""Logs tagged with the request id: JSON lines in production and tests, one readable line
+each in development. Ids and counts only: never answers, notes or tokens."""
 
 from __future__ import annotations
 
@@ -48,14 +49,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str) -> None:
-    """One JSON handler on the root logger, installed once per process."""
+class TextFormatter(JsonFormatter):
+    """The same fields as JSON, as one short line a person reads beside the dev banner:
+    `22:31:05 INFO  api.access request method=GET route=/api/v1/me status=200`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = json.loads(super().format(record))
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        head = f"{stamp} {entry.pop('level'):<5} {entry.pop('logger')} {entry.pop('message')}"
+        entry.pop("time", None)
+        trace = entry.pop("exception", None)
+        fields = " ".join(f"{key}={value}" for key, value in entry.items())
+        return "\n".join(part for part in (f"{head} {fields}".rstrip(), trace) if part)
+
+
+def configure_logging(level: str, fmt: str = "json") -> None:
+    """One handler on the root logger (JSON, or text for development), once per process."""
     root = logging.getLogger()
     root.setLevel(level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
         root.addHandler(handler)
-    # Alembic is chatty; werkzeug repeats our access log with full query strings.
-    for noisy in ("alembic", "werkzeug"):
+    # Alembic and APScheduler are chatty (our own lines say what ran); werkzeug repeats our
+    # access log with full query strings.
+    for noisy in ("alembic", "apscheduler", "werkzeug"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

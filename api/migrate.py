@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from api.config import PROJECT_DIR
 
@@ -20,6 +22,9 @@ def alembic_config(database_url: str, connection: Connection | None = None) -> C
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)  # a fresh clone
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask, request
 from flask_limiter import Limiter
 
@@ -65,11 +68,12 @@ def install(app: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=True,
     )
     for endpoint in SIGN_IN_ADJACENT:
+        view: Callable[..., Any] = app.view_functions[endpoint]  # our views are all sync
         app.view_functions[endpoint] = limiter.limit(
             settings.sign_in_limit, methods=sorted(WRITES), per_method=False
-        )(app.view_functions[endpoint])
+        )(view)
     # Only failed redemptions count: guessing codes is what the limit is for.
-    redeem = app.view_functions["graduates.Enrollments"]
+    redeem: Callable[..., Any] = app.view_functions["graduates.Enrollments"]
     app.view_functions["graduates.Enrollments"] = limiter.limit(
         settings.enrollment_redeem_limit,
         deduct_when=lambda response: response.status_code >= 400,

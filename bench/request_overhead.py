@@ -25,7 +25,6 @@ from sqlalchemy import create_engine, event, select, text
 
 from api import create_app, demo, devtokens, migrate
 from api.clock import SystemClock
-from api.content.service import ProgramCatalogue
 from api.graduates.models import Graduate
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -50,9 +49,7 @@ def _seed(app) -> tuple[str, str, str]:
     """The demo program; returns (staff email, graduate email, graduate id)."""
     runtime = app.extensions["companion"]
     session = runtime.db.session
-    program = demo.seed(
-        session=session, catalogue=ProgramCatalogue(runtime.content), now=runtime.clock.now()
-    )
+    program = demo.seed(session=session, content=runtime.content, now=runtime.clock.now())
     session.commit()
     maya = session.scalar(
         select(Graduate).where(Graduate.program_id == program.id, Graduate.display_name == "Maya")

@@ -54,7 +54,7 @@ JOBS: dict[str, Job] = {
 def run_job(app: Flask, job_id: str, now: datetime | None = None) -> int:
     """One job in its own transaction; logs the count, never content."""
     runtime = app.extensions["companion"]
-    session: Session = runtime.db.session
+    session: Session = runtime.db.session()
     try:
         count = JOBS[job_id].run(session=session, now=now or runtime.clock.now())
         session.commit()

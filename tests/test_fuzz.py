@@ -5,6 +5,10 @@ schema-valid body may still be refused by a rule (an unknown enrollment code, a 
 not on the care team: API.md's 422s), so "valid data accepted" is not checked. Examples
 per operation stay few so CI is fast; `FUZZ_EXAMPLES=200 .venv/bin/pytest tests/test_fuzz.py`
 is the long run. Positive and negative data both: malformed input must get a 4xx.
+
+It is the slowest part of the suite by far, so it runs on one database: PostgreSQL, as in
+production (SQLite only when PostgreSQL is not among TEST_DATABASES); `make test-fast`
+leaves it out (marker `fuzz`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,19 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
+from tests import databases
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 ERROR_KEYS = {"code", "status", "message"}
 ROLES = ("graduate", "therapist_consent", "staff", "coordinator")
 # Revokes the caller's token, so every later case would be a 401 (tested in test_auth).
 SKIPPED = {"POST /api/v1/me/sign-out-everywhere"}
+ONE_DATABASE = ["postgresql"] if "postgresql" in databases.wanted() else databases.wanted()[:1]
+
+pytestmark = [
+    pytest.mark.fuzz,
+    pytest.mark.parametrize("database_kind", ONE_DATABASE, indirect=True),
+]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -11,11 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api import demo
-from api.content.service import ProgramCatalogue
 from api.flags.models import Flag
 from api.graduates.models import Graduate
-from api.groups.models import Group, GroupMember
+from api.groups.models import GroupMember
 from api.groups.service import announcement_recipients
 from api.notifications.models import Notification
 from tests import factories
@@ -638,16 +636,6 @@ def test_missing_meetings_during_an_open_watch_asks_for_a_step_up_review(world, 
     _register(coordinator, group["id"], NOV_17, absent)
     kinds = {(f["kind"], f["rule"]) for f in _flags(as_user, world).json}
     assert ("step_up", "disengaged_during_watch") in kinds
-
-
-def test_the_demo_has_a_weekly_alumni_group_with_both_graduates(app, db, clock):
-    program = demo.seed(
-        session=db, catalogue=ProgramCatalogue(app.extensions["companion"].content), now=clock.now()
-    )
-    [group] = db.scalars(select(Group).where(Group.program_id == program.id)).all()
-    assert group.kind == "alumni" and group.rrule == "FREQ=WEEKLY;BYDAY=TH"
-    statuses = db.scalars(select(GroupMember.status).where(GroupMember.group_id == group.id))
-    assert list(statuses) == ["member", "member"]
 
 
 def test_a_weekly_summary_counts_group_attendance_without_naming_the_group(

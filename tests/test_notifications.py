@@ -105,13 +105,12 @@ def test_a_completed_task_cancels_its_pending_reminders(db, world, clock, dispat
         graduate_id=world.graduate.id,
         kind=("check_in_due", "check_in_nudge"),
         subject="phq9:a",
-        now=clock.now(),
     )
     assert cancelled == 2
     assert [r.status for r in _rows(db, subject="phq9:a")] == ["cancelled", "cancelled"]
     assert _rows(db, subject="phq9:b")[0].status == "pending"
     with pytest.raises(ValueError):
-        service.cancel(db, now=clock.now())
+        service.cancel(db)
 
 
 # -- devices -----------------------------------------------------------------------------
@@ -366,7 +365,7 @@ def test_the_inbox_shows_what_was_sent_newest_first_and_pages(
         _plan(db, world, clock, subject=f"s{hours}", due_at=due, collapse_key=f"s{hours}")
     _plan(db, world, clock, subject="future", due_at=clock.now() + timedelta(hours=1))
     _plan(db, world, clock, subject="gone", due_at=clock.now())
-    service.cancel(db, graduate_id=world.graduate.id, subject="gone", now=clock.now())
+    service.cancel(db, graduate_id=world.graduate.id, subject="gone")
     dispatcher.drain()
     graduate = as_user(world.graduate_email)
     url = f"/api/v1/graduates/{world.graduate.id}/notifications"

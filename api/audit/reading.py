@@ -20,7 +20,7 @@ def events_for_program(
     program_id: uuid.UUID,
     graduate_id: uuid.UUID | None = None,
     action: str | None = None,
-) -> Select[tuple[AuditEvent]]:
+) -> Select[AuditEvent]:
     """Newest first, for the program's staff."""
     access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
     statement = select(AuditEvent).where(AuditEvent.program_id == program_id)

@@ -22,5 +22,5 @@ class AuditEvents(MethodView):
     def get(self, query: dict, program_id: uuid.UUID):
         """Who read or changed which graduate's record, newest first."""
         return reading.events_for_program(
-            session=runtime().db.session, actor=g.actor, program_id=program_id, **query
+            session=runtime().db.session(), actor=g.actor, program_id=program_id, **query
         )

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from api.timeline import phase_for
+from api.vocabulary import FlagKind, FlagSource
 
 WINDOW_DAYS = 3
 WEEKLY_UNTIL = {"phq9": 28, "gad7": 28, "bam": 91}  # form -> last day of its weekly cadence
@@ -37,8 +38,8 @@ FULL_FORMS = tuple(WEEKLY_UNTIL)
 PART2_FORMS = frozenset({"bam"})
 MONTH_6 = 182  # the last day of the fortnightly PHQ-9 and GAD-7 cadence
 EVERY_FOUR_WEEKS = 28
-INTENSIFYING = ("watch", "step_up")
-SUBSTANCE_USE = "substance_use"
+INTENSIFYING = (FlagKind.WATCH, FlagKind.STEP_UP)
+SUBSTANCE_USE = FlagSource.SUBSTANCE_USE
 # How far back an answer or a flag can matter to the cadence of today: the older of the two
 # latest closed due dates is at most WINDOW_DAYS + 2 x 28 days back and its window opens at
 # most 28 days before it (plus a day for time zones).

@@ -57,7 +57,7 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
     actor = g.get("actor")
     graduate_id = actor.graduate_id if actor else None
     told = graduate_id is not None and flags.raise_for_refused_submission(
-        session=rt.db.session,
+        session=rt.db.session(),
         graduate_id=graduate_id,
         refused=reply,
         part2=scoring.touches_part2(rt.content, request.get_json(force=True, silent=True)),
@@ -66,7 +66,7 @@ def _safety_for_error(reply: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         "safety": safety.block_whatever_happens(
-            session=rt.db.session, graduate_id=graduate_id, care_team_told=told
+            session=rt.db.session(), graduate_id=graduate_id, care_team_told=told
         )
     }
 
@@ -82,7 +82,7 @@ class CheckIns(MethodView):
         """Submit a check-in (Idempotency-Key header optional; answered_at up to 7 days back)."""
         rt = runtime()
         reply, replayed = service.submit(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             idempotency_key=headers.get("idempotency_key") or None,
@@ -100,7 +100,7 @@ class CheckIns(MethodView):
         """History, newest first, with item-level answers (therapists: with consent)."""
         rt = runtime()
         return service.history(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             questionnaire=query.get("questionnaire"),
@@ -117,7 +117,7 @@ class DueCheckIns(MethodView):
         Part 2 consent: as if the BAM and substance-use flags did not exist)."""
         rt = runtime()
         return schedule.due_for(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
 
 
@@ -129,7 +129,7 @@ class CheckInEntry(MethodView):
         """One check-in with its item-level answers."""
         rt = runtime()
         return service.one(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             check_in_id=check_in_id,
@@ -146,7 +146,7 @@ class Trends(MethodView):
         """Scores over time with the discharge baseline and band edges (?instrument=&from=&to=)."""
         rt = runtime()
         return service.trends(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             instrument=query["instrument"],

@@ -44,9 +44,7 @@ def score(questionnaire: Questionnaire, answers: Mapping[str, int]) -> Scored:
     total = (
         sum(answers[link_id] for link_id in questionnaire.total) if questionnaire.total else None
     )
-    band = next(
-        (b.band for b in questionnaire.bands if total is not None and b.min <= total <= b.max), None
-    )
+    band = questionnaire.band_for(total) if total is not None else None
     subscales = (
         {
             subscale.name: sum(answers.get(link_id, 0) for link_id in subscale.items)

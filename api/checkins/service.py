@@ -17,7 +17,7 @@ from api.auth import Actor
 from api.checkins import safety, scoring
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
-from api.db import upsert
+from api.db import rowcount, upsert
 from api.errors import Conflict, Invalid, NotFound
 from api.flags import alerts
 from api.flags import service as flags
@@ -137,7 +137,7 @@ def history(
     graduate_id: uuid.UUID,
     questionnaire: str | None,
     now: datetime,
-) -> Select[tuple[CheckIn]]:
+) -> Select[CheckIn]:
     """Newest first. Substance-use check-ins only for a caller who may see Part 2 records."""
     found = access.graduate(
         session=session,
@@ -156,7 +156,7 @@ def history(
 
 def history_for(
     *, graduate_id: uuid.UUID, sees_substance_use: bool, questionnaire: str | None
-) -> Select[tuple[CheckIn]]:
+) -> Select[CheckIn]:
     """`history` for a caller `access` has already let in (with what it may see)."""
     statement = select(CheckIn).where(CheckIn.graduate_id == graduate_id)
     if not sees_substance_use:
@@ -336,4 +336,4 @@ def purge_idempotency_keys(*, session: Session, now: datetime) -> int:
     result = session.execute(
         delete(IdempotentRequest).where(IdempotentRequest.created_at <= now - IDEMPOTENCY_WINDOW)
     )
-    return result.rowcount or 0
+    return rowcount(result)

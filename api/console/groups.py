@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from api.console.views import RUNNERS, STAFF, blp, for_roles
 from api.errors import Invalid, NotFound
@@ -39,7 +40,7 @@ def program_for(actor: Any, roles: frozenset[str]) -> uuid.UUID:
     chosen = uuid.UUID(wanted if wanted in held else held[0])
     g.program_id = chosen
     if len(held) > 1:
-        session = runtime().db.session
+        session = runtime().db.session()
         g.program_choices = session.execute(
             select(Program.id, Program.name)
             .where(Program.id.in_([uuid.UUID(each) for each in held]))
@@ -69,7 +70,7 @@ def _instant(start: str) -> datetime:
 
 def _context() -> dict[str, Any]:
     rt = runtime()
-    return {"session": rt.db.session, "actor": g.actor, "now": rt.clock.now()}
+    return {"session": rt.db.session(), "actor": g.actor, "now": rt.clock.now()}
 
 
 @blp.app_template_filter("local")
@@ -92,9 +93,15 @@ def _meeting_key(moment: datetime) -> str:
 def groups() -> str:
     rt = runtime()
     program_id = program_for(g.actor, RUNNERS)
-    found = rt.db.session.scalars(
-        service.listed(session=rt.db.session, actor=g.actor, program_id=program_id, archived=False)
-    ).all()
+    found = (
+        rt.db.session()
+        .scalars(
+            service.listed(
+                session=rt.db.session(), actor=g.actor, program_id=program_id, archived=False
+            )
+        )
+        .all()
+    )
     return render_template("console/groups.html", groups=found)
 
 
@@ -130,7 +137,7 @@ def _weeks(first: date, meetings: list[dict[str, Any]], zone: str) -> list[list[
 @runs_groups
 def group_page(group_id: uuid.UUID) -> str:
     rt = runtime()
-    session, now = rt.db.session, rt.clock.now()
+    session, now = rt.db.session(), rt.clock.now()
     detail = service.read(session=session, actor=g.actor, group_id=group_id)
     group = detail["group"]
     first = _month(group.timezone, now)
@@ -170,20 +177,22 @@ def group_page(group_id: uuid.UUID) -> str:
 
 @blp.post("/groups/<uuid:group_id>/announcements")
 @runs_groups
-def group_announce(group_id: uuid.UUID) -> Response:
+def group_announce(group_id: uuid.UUID) -> BaseResponse:
     try:
         body = group_schemas.AnnouncementIn().load(
             {"title": request.form.get("title", "").strip(), "body": request.form.get("body", "")}
         )
     except ma.ValidationError as exc:
-        raise Invalid("Give the announcement a title and some text.", errors=exc.messages) from None
+        raise Invalid(
+            "Give the announcement a title and some text.", errors=exc.normalized_messages()
+        ) from None
     service.announce(group_id=group_id, **body, **_context())
     return redirect(url_for(".group_page", group_id=group_id, done="announced"), 303)
 
 
 @blp.post("/groups/<uuid:group_id>/coordinators")
 @for_roles(STAFF, "Program staff assign coordinators to groups.")
-def group_coordinators(group_id: uuid.UUID) -> Response:
+def group_coordinators(group_id: uuid.UUID) -> BaseResponse:
     emails = [e.strip() for e in request.form.get("emails", "").replace(",", "\n").split()]
     service.assign_coordinators(group_id=group_id, emails=[e for e in emails if e], **_context())
     return redirect(url_for(".group_page", group_id=group_id, done="assigned"), 303)
@@ -202,7 +211,7 @@ DAYS = {
 
 @blp.post("/groups/<uuid:group_id>/schedule")
 @runs_groups
-def group_schedule(group_id: uuid.UUID) -> Response:
+def group_schedule(group_id: uuid.UUID) -> BaseResponse:
     """A new weekly rule (`PATCH /groups/{id}` with rrule and starts_at_local), anchored in
     the week of the first meeting; answers to coming meetings follow them or are cleared
     with a notice to the members (the service does both)."""
@@ -214,7 +223,7 @@ def group_schedule(group_id: uuid.UUID) -> Response:
         clock_time = None
     if day not in DAYS or clock_time is None:
         raise Invalid("Choose a day and a time.", errors={"day": ["a weekday"], "time": ["HH:MM"]})
-    group = service.read(session=rt.db.session, actor=g.actor, group_id=group_id)["group"]
+    group = service.read(session=rt.db.session(), actor=g.actor, group_id=group_id)["group"]
     first = group.starts_at_local.date()
     anchor = first + timedelta(days=list(DAYS).index(day) - first.weekday())
     service.update_group(
@@ -233,7 +242,7 @@ def group_schedule(group_id: uuid.UUID) -> Response:
 @runs_groups
 def meeting_page(group_id: uuid.UUID, start: str) -> str:
     rt = runtime()
-    session, now = rt.db.session, rt.clock.now()
+    session, now = rt.db.session(), rt.clock.now()
     original = _instant(start)
     detail = service.read(session=session, actor=g.actor, group_id=group_id)
     group = detail["group"]
@@ -267,7 +276,7 @@ def meeting_page(group_id: uuid.UUID, start: str) -> str:
 
 @blp.post("/groups/<uuid:group_id>/meetings/<string:start>/attendance")
 @runs_groups
-def meeting_attendance(group_id: uuid.UUID, start: str) -> Response:
+def meeting_attendance(group_id: uuid.UUID, start: str) -> BaseResponse:
     records = [
         {"graduate_id": key.removeprefix("status-"), "status": value}
         for key, value in request.form.items()
@@ -276,7 +285,9 @@ def meeting_attendance(group_id: uuid.UUID, start: str) -> Response:
     try:
         body = group_schemas.AttendanceIn().load({"records": records})
     except ma.ValidationError as exc:
-        raise Invalid("Mark each member present, absent or excused.", errors=exc.messages) from None
+        raise Invalid(
+            "Mark each member present, absent or excused.", errors=exc.normalized_messages()
+        ) from None
     service.record_attendance(
         group_id=group_id, original_start=_instant(start), records=body["records"], **_context()
     )
@@ -287,7 +298,7 @@ def meeting_attendance(group_id: uuid.UUID, start: str) -> Response:
 
 @blp.post("/groups/<uuid:group_id>/meetings/<string:start>")
 @runs_groups
-def meeting_change(group_id: uuid.UUID, start: str) -> Response:
+def meeting_change(group_id: uuid.UUID, start: str) -> BaseResponse:
     """Move one meeting (a new local date and time, or place) or cancel it; "restore"
     undoes any change."""
     form = request.form
@@ -301,6 +312,6 @@ def meeting_change(group_id: uuid.UUID, start: str) -> Response:
     try:
         body = group_schemas.MeetingChange().load(raw)
     except ma.ValidationError as exc:
-        raise Invalid("Check the new date and time.", errors=exc.messages) from None
+        raise Invalid("Check the new date and time.", errors=exc.normalized_messages()) from None
     service.change_meeting(group_id=group_id, original_start=_instant(start), **body, **_context())
     return redirect(url_for(".meeting_page", group_id=group_id, start=start, done="changed"), 303)

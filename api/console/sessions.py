@@ -186,4 +186,6 @@ def csrf_token(secret: str) -> str:
 
 
 def csrf_ok(secret: str | None, submitted: str | None) -> bool:
-    return bool(secret and submitted) and hmac.compare_digest(csrf_token(secret), submitted)
+    if not (secret and submitted):
+        return False
+    return hmac.compare_digest(csrf_token(secret), submitted)

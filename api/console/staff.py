@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import marshmallow as ma
 from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from api.audit import reading
 from api.audit.models import AuditEvent
@@ -53,7 +55,7 @@ def _whole(value: str) -> int | str:
 
 
 def _graduates_page(program_id: uuid.UUID) -> str:
-    session = runtime().db.session
+    session = runtime().db.session()
     page = max(1, request.args.get("page", 1, type=int) or 1)
     listed = graduates.for_program(session=session, actor=g.actor, program_id=program_id)
     rows = session.scalars(listed.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
@@ -91,9 +93,9 @@ def enrol() -> Any:
     try:
         body = GraduateCreate().load(raw)
     except ma.ValidationError as exc:
-        raise Invalid("Check the highlighted fields.", errors=exc.messages) from None
+        raise Invalid("Check the highlighted fields.", errors=exc.normalized_messages()) from None
     registered = graduates.register(
-        session=rt.db.session, actor=g.actor, program_id=program_id, now=rt.clock.now(), **body
+        session=rt.db.session(), actor=g.actor, program_id=program_id, now=rt.clock.now(), **body
     )
     return _code_page(registered.graduate, registered.enrollment_code, program_id, new=True)
 
@@ -103,14 +105,14 @@ def enrol() -> Any:
 def reissue(graduate_id: uuid.UUID) -> str:
     rt = runtime()
     code = enrollment.reissue(
-        session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+        session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
     )
-    record = rt.db.session.get(Graduate, graduate_id)
+    record = rt.db.session().get_one(Graduate, graduate_id)  # reissue found it, or refused
     return _code_page(record, code, record.program_id, new=False)
 
 
 def _code_page(graduate: Graduate, code: str, program_id: uuid.UUID, *, new: bool) -> str:
-    program = runtime().db.session.get(Program, program_id)
+    program = runtime().db.session().get(Program, program_id)
     return render_template(
         "console/enrollment_code.html",
         graduate=graduate,
@@ -132,7 +134,7 @@ NUMBERS = ("moderate_at", "cooldown_days", "escalate_urgent_minutes", "escalate_
 def flag_rules() -> str:
     """The rules in force and their versions; staff change them, therapists read them."""
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     program_id = program_for(g.actor, CARE_TEAM)
     current = configuration.current(session=session, actor=g.actor, program_id=program_id)
     versions = session.scalars(
@@ -166,7 +168,7 @@ def flag_rules() -> str:
 
 @blp.post("/program/flag-rules")
 @staff_only
-def flag_rules_change() -> Response:
+def flag_rules_change() -> BaseResponse:
     """A change is always a new version (`PUT /programs/{id}/flag-rules`)."""
     rt = runtime()
     form = request.form
@@ -185,9 +187,9 @@ def flag_rules_change() -> Response:
     try:
         settings = FlagRuleSettings().load(raw, partial=True)
     except ma.ValidationError as exc:
-        raise Invalid("Check the rule numbers.", errors=exc.messages) from None
+        raise Invalid("Check the rule numbers.", errors=exc.normalized_messages()) from None
     configuration.change(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         program_id=program_for(g.actor, STAFF),
         settings=settings,
@@ -211,7 +213,7 @@ def _day(name: str) -> date | None:
 
 def _filtered(program_id: uuid.UUID) -> tuple[Any, dict[str, Any]]:
     """The API's audit read, narrowed by person, graduate, action and dates (UTC days)."""
-    session = runtime().db.session
+    session = runtime().db.session()
     args = request.args
     graduate_id = None
     if args.get("graduate"):
@@ -250,7 +252,7 @@ def _filtered(program_id: uuid.UUID) -> tuple[Any, dict[str, Any]]:
     return statement, chosen
 
 
-def _labels(session: Any, events: list[AuditEvent]) -> tuple[dict, dict]:
+def _labels(session: Any, events: Sequence[AuditEvent]) -> tuple[dict, dict]:
     people = dict(
         session.execute(
             select(User.id, User.email).where(User.id.in_({e.actor_user_id for e in events}))
@@ -269,7 +271,7 @@ def _labels(session: Any, events: list[AuditEvent]) -> tuple[dict, dict]:
 @blp.get("/program/audit")
 @staff_only
 def audit_log() -> str:
-    session = runtime().db.session
+    session = runtime().db.session()
     program_id = program_for(g.actor, STAFF)
     statement, chosen = _filtered(program_id)
     page = max(1, request.args.get("page", 1, type=int) or 1)
@@ -301,9 +303,9 @@ def audit_log() -> str:
 
 @blp.get("/program/audit.csv")
 @staff_only
-def audit_csv() -> Response:
+def audit_csv() -> BaseResponse:
     """The filtered log for a compliance review: who, what, whose record, when, outcome."""
-    session = runtime().db.session
+    session = runtime().db.session()
     program_id = program_for(g.actor, STAFF)
     statement, _ = _filtered(program_id)
     events = session.scalars(statement.limit(CSV_LIMIT)).all()
@@ -343,7 +345,7 @@ CRISIS_ROWS = 5
 @staff_only
 def program_settings() -> str:
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     program_id = program_for(g.actor, STAFF)
     program = programs.read(session=session, actor=g.actor, program_id=program_id)
     lines = list(program.crisis_lines or [])
@@ -363,7 +365,7 @@ def program_settings() -> str:
 
 @blp.post("/program/settings")
 @staff_only
-def program_settings_change() -> Response:
+def program_settings_change() -> BaseResponse:
     """`PATCH /programs/{id}`: phone, crisis lines, and when step-up alerts go out."""
     form = request.form
     lines = []
@@ -387,9 +389,9 @@ def program_settings_change() -> Response:
     try:
         changes = ProgramUpdate().load(raw)
     except ma.ValidationError as exc:
-        raise Invalid("Check the program's settings.", errors=exc.messages) from None
+        raise Invalid("Check the program's settings.", errors=exc.normalized_messages()) from None
     programs.update(
-        session=runtime().db.session,
+        session=runtime().db.session(),
         actor=g.actor,
         program_id=program_for(g.actor, STAFF),
         **changes,
@@ -399,15 +401,15 @@ def program_settings_change() -> Response:
 
 @blp.post("/program/retention")
 @staff_only
-def retention_change() -> Response:
+def retention_change() -> BaseResponse:
     """`PUT /programs/{id}/retention`: every field, checked against its bounds."""
     raw = {name: _whole(request.form.get(name, "")) for name in RetentionSchema().fields}
     try:
         settings = RetentionSchema().load(raw)
     except ma.ValidationError as exc:
-        raise Invalid("Check the retention settings.", errors=exc.messages) from None
+        raise Invalid("Check the retention settings.", errors=exc.normalized_messages()) from None
     privacy.change_retention(
-        session=runtime().db.session,
+        session=runtime().db.session(),
         actor=g.actor,
         program_id=program_for(g.actor, STAFF),
         settings=settings,
@@ -421,7 +423,7 @@ def retention_change() -> Response:
 @blp.get("/program/members")
 @staff_only
 def program_members() -> str:
-    session = runtime().db.session
+    session = runtime().db.session()
     found = session.scalars(
         programs.members(
             session=session, actor=g.actor, program_id=program_for(g.actor, STAFF), role=None
@@ -434,7 +436,7 @@ def program_members() -> str:
 
 @blp.post("/program/members")
 @staff_only
-def program_member_add() -> Response:
+def program_member_add() -> BaseResponse:
     """`POST /programs/{id}/members`: the person has the role from their first sign-in."""
     rt = runtime()
     try:
@@ -442,9 +444,9 @@ def program_member_add() -> Response:
             {"email": request.form.get("email", "").strip(), "role": request.form.get("role", "")}
         )
     except ma.ValidationError as exc:
-        raise Invalid("Give an email and a role.", errors=exc.messages) from None
+        raise Invalid("Give an email and a role.", errors=exc.normalized_messages()) from None
     programs.add_member(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         program_id=program_for(g.actor, STAFF),
         now=rt.clock.now(),
@@ -460,7 +462,7 @@ def program_member_add() -> Response:
 @staff_only
 def graduate_admin(graduate_id: uuid.UUID) -> str:
     rt = runtime()
-    session, now = rt.db.session, rt.clock.now()
+    session, now = rt.db.session(), rt.clock.now()
     team = session.scalars(
         graduates.care_team(session=session, actor=g.actor, graduate_id=graduate_id, now=now)
     ).all()
@@ -481,25 +483,25 @@ def graduate_admin(graduate_id: uuid.UUID) -> str:
 
 @blp.post("/program/graduates/<uuid:graduate_id>/care-team")
 @staff_only
-def care_team_add(graduate_id: uuid.UUID) -> Response:
+def care_team_add(graduate_id: uuid.UUID) -> BaseResponse:
     rt = runtime()
     try:
         body = CareTeamAdd().load({"email": request.form.get("email", "").strip()})
     except ma.ValidationError as exc:
-        raise Invalid("Give the therapist's email.", errors=exc.messages) from None
+        raise Invalid("Give the therapist's email.", errors=exc.normalized_messages()) from None
     graduates.add_to_care_team(
-        session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now(), **body
+        session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now(), **body
     )
     return redirect(url_for(".graduate_admin", graduate_id=graduate_id, done="added"), 303)
 
 
 @blp.post("/program/graduates/<uuid:graduate_id>/care-team/<uuid:member_id>/remove")
 @staff_only
-def care_team_remove(graduate_id: uuid.UUID, member_id: uuid.UUID) -> Response:
+def care_team_remove(graduate_id: uuid.UUID, member_id: uuid.UUID) -> BaseResponse:
     """Off the care team; their consent ends with it, as through the API."""
     rt = runtime()
     graduates.remove_from_care_team(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         graduate_id=graduate_id,
         member_id=member_id,

@@ -24,6 +24,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from api import access
 from api.audit import service as audit
@@ -123,7 +124,7 @@ def _guarded(view: Callable[..., Any], roles: frozenset[str], refusal: str) -> C
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = runtime()
-        session = rt.db.session
+        session = rt.db.session()
         cookie = request.cookies.get(COOKIE)
         try:
             g.actor = sessions.current(
@@ -178,7 +179,7 @@ def _viewer_zone(rt: Runtime, actor: Actor) -> str:
     """The zone a therapist's weekly summary arrives in: theirs, or their caseload's."""
     if "therapist" not in actor.roles:
         return "UTC"
-    return summaries.preferences(session=rt.db.session, actor=actor)["timezone"]
+    return summaries.preferences(session=rt.db.session(), actor=actor)["timezone"]
 
 
 def _zone_cookie() -> str:
@@ -217,13 +218,13 @@ def _safe_next(target: str | None) -> str:
 
 
 @blp.get("/")
-def home() -> Response:
+def home() -> BaseResponse:
     """Where each role starts: the care team at the caseload, coordinators at their groups."""
     return _home()
 
 
 @for_roles(CARE_TEAM | RUNNERS, "The console is for care teams and group coordinators.")
-def _home() -> Response:
+def _home() -> BaseResponse:
     if not g.actor.roles & CARE_TEAM:
         return redirect(url_for(".groups"), 303)
     return redirect(url_for(".caseload"), 303)
@@ -266,9 +267,9 @@ def _pre_session_csrf_ok() -> bool:
     return _same_origin_post(request.cookies.get(CSRF_COOKIE))
 
 
-def _begin(id_token: str) -> Response:
+def _begin(id_token: str) -> BaseResponse:
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     try:
         cookie, actor = sessions.start(session=session, rt=rt, cookies=_maker(), id_token=id_token)
         zone = _viewer_zone(rt, actor)
@@ -297,7 +298,7 @@ def _begin(id_token: str) -> Response:
 
 
 @blp.post("/sign-in")
-def development_sign_in() -> Response:
+def development_sign_in() -> BaseResponse:
     """The development and test form; production answers as if it did not exist."""
     rt = runtime()
     if rt.settings.env == "production":
@@ -312,7 +313,7 @@ def development_sign_in() -> Response:
 
 
 @blp.post("/session")
-def create_session() -> Response:
+def create_session() -> BaseResponse:
     """Firebase's web sign-in posts its fresh ID token here; it becomes the session cookie."""
     if not _pre_session_csrf_ok():
         return _sign_in_page(400, "The sign-in form expired; try again.")
@@ -320,7 +321,7 @@ def create_session() -> Response:
 
 
 @blp.post("/sign-out")
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     cookie = request.cookies.get(COOKIE)
     if cookie and not _same_origin_post(cookie):
         return _error_page_response(400, "This form has expired. Reload the page and retry.")
@@ -338,7 +339,7 @@ def _error_page_response(status: int, message: str) -> Response:
 # --- caseload -----------------------------------------------------------------------------
 
 
-SORTS = {
+SORTS: dict[str, Callable[[dict[str, Any]], Any] | None] = {
     "urgency": None,  # the service's order: most severe flag, then the worse band
     "name": lambda row: row["display_name"].lower(),
     "last_check_in": lambda row: (row["last_check_in_at"] is not None, row["last_check_in_at"]),
@@ -351,14 +352,15 @@ SORTS = {
 def caseload() -> str:
     rt = runtime()
     now = rt.clock.now()
-    rows = summaries.caseload(session=rt.db.session, actor=g.actor, now=now)
+    rows = summaries.caseload(session=rt.db.session(), actor=g.actor, now=now)
     g.unread = _unread()
     for row in rows:
         row["days_since"] = text.days_since(row["graduation_date"], row["timezone"], now)
         row["phase"] = text.phase(row["days_since"])
     sort = request.args.get("sort", "urgency")
-    if SORTS.get(sort):
-        rows.sort(key=SORTS[sort])
+    key = SORTS.get(sort)
+    if key is not None:
+        rows.sort(key=key)
     else:
         sort = "urgency"
     return render_template("console/caseload.html", rows=rows, sort=sort, sorts=list(SORTS))
@@ -386,7 +388,7 @@ def flag_queue() -> str:
     rules_version = request.args.get("rules_version") or None
     g.unread = _unread()
     found, total = flags.page_for(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         status=None if status == "open" else status,
         graduate_id=None,
@@ -398,8 +400,8 @@ def flag_queue() -> str:
     return render_template(
         "console/flags.html",
         flags=found,
-        names=_names(rt.db.session, {flag.graduate_id for flag in found}),
-        acknowledgers=_acknowledgers(rt.db.session, [flag.id for flag in found]),
+        names=_names(rt.db.session(), {flag.graduate_id for flag in found}),
+        acknowledgers=_acknowledgers(rt.db.session(), [flag.id for flag in found]),
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
@@ -428,7 +430,7 @@ def _acknowledgers(session: Any, flag_ids: list[uuid.UUID]) -> dict[uuid.UUID, s
 @signed_in
 def flag_page(flag_id: uuid.UUID) -> str:
     rt = runtime()
-    session = rt.db.session
+    session = rt.db.session()
     flag, events = flags.with_history(
         session=session, actor=g.actor, flag_id=flag_id, now=rt.clock.now()
     )
@@ -481,18 +483,18 @@ def _evidence(session: Any, flag: Any) -> list[CheckIn]:
 
 @blp.post("/flags/<uuid:flag_id>/acknowledge")
 @signed_in
-def acknowledge(flag_id: uuid.UUID) -> Response:
+def acknowledge(flag_id: uuid.UUID) -> BaseResponse:
     rt = runtime()
     note = request.form.get("note", "").strip() or None
     flags.acknowledge(
-        session=rt.db.session, actor=g.actor, flag_id=flag_id, note=note, now=rt.clock.now()
+        session=rt.db.session(), actor=g.actor, flag_id=flag_id, note=note, now=rt.clock.now()
     )
     return redirect(url_for(".flag_page", flag_id=flag_id, done="acknowledged"), 303)
 
 
 @blp.post("/flags/<uuid:flag_id>/resolve")
 @signed_in
-def resolve(flag_id: uuid.UUID) -> Response:
+def resolve(flag_id: uuid.UUID) -> BaseResponse:
     rt = runtime()
     outcome = request.form.get("outcome", "")
     note = request.form.get("note", "").strip()
@@ -504,7 +506,7 @@ def resolve(flag_id: uuid.UUID) -> Response:
     if problems:
         raise Invalid("Choose an outcome and write a note.", errors=problems)
     flags.resolve(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         flag_id=flag_id,
         outcome=outcome,
@@ -528,7 +530,7 @@ def graduate_page(graduate_id: uuid.UUID) -> str:
     consent; BAM only under the Part 2 consent) and, in the audit trail, the same reads the
     API's trends, check-in list and appointment routes record for the same data."""
     rt = runtime()
-    session, now = rt.db.session, rt.clock.now()
+    session, now = rt.db.session(), rt.clock.now()
     found = access.graduate(
         session=session,
         actor=g.actor,
@@ -605,7 +607,7 @@ def _skill_titles(session: Any, graduate: Graduate, skill_ids: set[str]) -> dict
 def plan_page(graduate_id: uuid.UUID) -> str:
     """The plan as the API's plan read returns it, with the care team's part editable."""
     rt = runtime()
-    session, now = rt.db.session, rt.clock.now()
+    session, now = rt.db.session(), rt.clock.now()
     plan = plans.read(
         session=session, actor=g.actor, graduate_id=graduate_id, catalogue=plan_catalogue(), now=now
     )
@@ -621,7 +623,7 @@ def plan_page(graduate_id: uuid.UUID) -> str:
 
 @blp.post("/graduates/<uuid:graduate_id>/plan/step-down")
 @signed_in
-def edit_step_down(graduate_id: uuid.UUID) -> Response:
+def edit_step_down(graduate_id: uuid.UUID) -> BaseResponse:
     """The care team's part of the plan, with the API's If-Match rule: the form carries the
     version it was read at, and a plan changed since is refused (412), not overwritten."""
     rt = runtime()
@@ -647,9 +649,9 @@ def edit_step_down(graduate_id: uuid.UUID) -> Response:
     try:
         body = StepDownBody().load({"step_down": entries})
     except ma.ValidationError as exc:
-        raise Invalid("Check the step-down entries.", errors=exc.messages) from None
+        raise Invalid("Check the step-down entries.", errors=exc.normalized_messages()) from None
     plans.replace_section(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         graduate_id=graduate_id,
         section="step_down",
@@ -693,16 +695,16 @@ def inbox() -> str:
     return render_template(
         "console/inbox.html",
         items=items,
-        names=_names(rt.db.session, {i.graduate_id for i in items if i.graduate_id}),
+        names=_names(rt.db.session(), {i.graduate_id for i in items if i.graduate_id}),
     )
 
 
 @blp.post("/inbox/<uuid:notification_id>/read")
 @signed_in
-def inbox_read(notification_id: uuid.UUID) -> Response:
+def inbox_read(notification_id: uuid.UUID) -> BaseResponse:
     rt = runtime()
     notifications.mark_read(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         notification_id=notification_id,
         now=rt.clock.now(),
@@ -712,7 +714,7 @@ def inbox_read(notification_id: uuid.UUID) -> Response:
 
 @blp.post("/graduates/<uuid:graduate_id>/plan/skills/<string:skill_id>")
 @signed_in
-def edit_skill_target(graduate_id: uuid.UUID, skill_id: str) -> Response:
+def edit_skill_target(graduate_id: uuid.UUID, skill_id: str) -> BaseResponse:
     """A skill's weekly target, the care team's to set, under the same If-Match rule."""
     rt = runtime()
     version, target = request.form.get("version", ""), request.form.get("target_per_week", "")
@@ -724,7 +726,7 @@ def edit_skill_target(graduate_id: uuid.UUID, skill_id: str) -> Response:
             errors={"target_per_week": [f"1 to {MAX_TARGET}"]},
         )
     skills.set_target(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         graduate_id=graduate_id,
         skill_id=skill_id,
@@ -746,7 +748,7 @@ def summary_inbox() -> str:
     page = max(1, request.args.get("page", 1, type=int) or 1)
     g.unread = _unread()
     items, total = summaries.page_for(
-        session=rt.db.session,
+        session=rt.db.session(),
         actor=g.actor,
         graduate_id=None,
         offset=(page - 1) * PAGE_SIZE,
@@ -766,22 +768,22 @@ def summary_inbox() -> str:
 def summary_page(summary_id: uuid.UUID) -> str:
     rt = runtime()
     found = summaries.mark_read(
-        session=rt.db.session, actor=g.actor, summary_id=summary_id, now=rt.clock.now()
+        session=rt.db.session(), actor=g.actor, summary_id=summary_id, now=rt.clock.now()
     )
     return render_template(
         "console/summary.html",
         summary=found,
         body=summary_html.fragment(found, rt.content),
-        newer=summaries.newer_data(session=rt.db.session, summary_id=summary_id),
+        newer=summaries.newer_data(session=rt.db.session(), summary_id=summary_id),
         done=request.args.get("done"),
     )
 
 
 @blp.post("/summaries/<uuid:summary_id>/rebuild")
 @signed_in
-def summary_rebuild(summary_id: uuid.UUID) -> Response:
+def summary_rebuild(summary_id: uuid.UUID) -> BaseResponse:
     rt = runtime()
     summaries.rebuild(
-        session=rt.db.session, actor=g.actor, summary_id=summary_id, now=rt.clock.now()
+        session=rt.db.session(), actor=g.actor, summary_id=summary_id, now=rt.clock.now()
     )
     return redirect(url_for(".summary_page", summary_id=summary_id, done="rebuilt"), 303)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 import yaml
+from marshmallow.exceptions import SCHEMA
 
 SKILL_CATEGORIES = ("cbt", "dbt", "mindfulness", "grounding", "relapse-prevention")
 PHASES = ("month1", "months2_3", "months4_6", "maintenance")
@@ -29,25 +31,6 @@ MAX_RANGE_OPTIONS = 101
 TITLE_MAX, SUMMARY_MAX, BODY_MAX = 120, 300, 20_000
 LIST_MAX, LIST_ENTRY_MAX = 20, 40
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
-
-SKILL_FIELDS = ("id", "version", "title", "category", "minutes", "phases", "tags", "summary")
-CARD_FIELDS = ("id", "version", "title", "phase", "minutes", "tags", "summary")
-QUESTIONNAIRE_FIELDS = (
-    "id",
-    "version",
-    "title",
-    "name",
-    "recall",
-    "standalone",
-    "part2",
-    "loinc",
-    "answer_sets",
-    "items",
-    "scoring",
-)
-ITEM_FIELDS = ("link_id", "text", "answers", "loinc", "required")
-OPTION_FIELDS = ("value", "label", "code")
-SCORING_FIELDS = ("total", "bands", "subscales", "safety")
 
 
 # --- what the rest of the app sees ------------------------------------------------------
@@ -95,7 +78,6 @@ class Item:
     answers: tuple[AnswerOption, ...]  # ranges are expanded, one option per integer
     required: bool
     loinc: str | None
-    answer_set: str | None  # the named set, or None for a {min, max} range
 
     @property
     def values(self) -> frozenset[int]:
@@ -227,122 +209,9 @@ class ContentError(RuntimeError):
         return fields
 
 
-class _Check:
-    """Collects problems for one source, so one run reports everything wrong in a file."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-
-    def fail(self, field: str, message: str) -> None:
-        self.problems.append(Problem(self.source, field, message))
-
-    def known_fields(self, data: Mapping[str, Any], allowed: Iterable[str], prefix: str) -> None:
-        allowed = set(allowed)
-        for key in data:
-            if key not in allowed:
-                self.fail(f"{prefix}{key}", "unknown field")
-
-    def mapping(self, value: Any, field: str) -> Mapping[str, Any] | None:
-        if not isinstance(value, Mapping):
-            self.fail(field, f"must be a mapping, not {_kind(value)}")
-            return None
-        return value
-
-    def text(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        field: str,
-        *,
-        required: bool = True,
-        max_length: int = 1000,
-    ) -> str | None:
-        if key not in data or data[key] is None:
-            if required:
-                self.fail(field, "is required")
-            return None
-        value = data[key]
-        if not isinstance(value, str) or not value.strip():
-            self.fail(field, f"must be non-empty text, not {_kind(value)}")
-            return None
-        if len(value.strip()) > max_length:
-            self.fail(field, f"must be at most {max_length} characters")
-            return None
-        return value.strip()
-
-    def integer(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        field: str,
-        *,
-        low: int | None = None,
-        high: int | None = None,
-        required: bool = True,
-    ) -> int | None:
-        if key not in data or data[key] is None:
-            if required:
-                self.fail(field, "is required")
-            return None
-        value = data[key]
-        if not _is_int(value):
-            self.fail(field, f"must be an integer, not {_kind(value)}")
-            return None
-        if (low is not None and value < low) or (high is not None and value > high):
-            self.fail(field, f"must be between {low} and {high}, not {value}")
-            return None
-        return value
-
-    def boolean(self, data: Mapping[str, Any], key: str, field: str, *, default: bool) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            self.fail(field, f"must be true or false, not {_kind(value)}")
-            return default
-        return value
-
-    def text_list(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        field: str,
-        *,
-        choices: tuple[str, ...] | None = None,
-        non_empty: bool = False,
-    ) -> tuple[str, ...]:
-        if key not in data or data[key] is None:
-            self.fail(field, "is required")
-            return ()
-        value = data[key]
-        if not isinstance(value, list):
-            self.fail(field, f"must be a list, not {_kind(value)}")
-            return ()
-        if non_empty and not value:
-            self.fail(field, "must not be empty")
-        if len(value) > LIST_MAX:
-            self.fail(field, f"must have at most {LIST_MAX} entries")
-            return ()
-        found: list[str] = []
-        for index, entry in enumerate(value):
-            if not isinstance(entry, str) or not entry.strip():
-                self.fail(f"{field}[{index}]", f"must be non-empty text, not {_kind(entry)}")
-            elif len(entry) > LIST_ENTRY_MAX:
-                self.fail(f"{field}[{index}]", f"must be at most {LIST_ENTRY_MAX} characters")
-            elif choices is not None and entry not in choices:
-                self.fail(f"{field}[{index}]", f"must be one of {', '.join(choices)}")
-            elif entry in found:
-                self.fail(f"{field}[{index}]", f"{entry!r} is listed twice")
-            else:
-                found.append(entry)
-        return tuple(found)
-
-    def raise_if_failed(self) -> None:
-        if self.problems:
-            raise ContentError(self.problems)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# --- field schemas ---------------------------------------------------------------------
+# marshmallow checks each record's fields (types, lengths, patterns, choices, unknown
+# keys); the code below them checks what spans records (link_ids, answer sets, bands).
 
 
 def _kind(value: Any) -> str:
@@ -355,6 +224,290 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+REQUIRED = {"required": "is required", "null": "is required"}
+
+
+class _Text(ma.fields.Field):
+    """Non-empty text, stripped."""
+
+    default_error_messages = {
+        **REQUIRED,
+        "invalid": "must be non-empty text, not {kind}",
+        "too_long": "must be at most {max_length} characters",
+        "pattern": "must be 1-64 lowercase letters, digits and dashes",
+        "choice": "must be one of {choices}, not {value!r}",
+    }
+
+    def __init__(
+        self,
+        *,
+        max_length: int = 1000,
+        pattern: re.Pattern[str] | None = None,
+        choices: tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_length, self.pattern, self.choices = max_length, pattern, choices
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.make_error("invalid", kind=_kind(value))
+        text = value.strip()
+        if len(text) > self.max_length:
+            raise self.make_error("too_long", max_length=self.max_length)
+        if self.pattern is not None and not self.pattern.match(text):
+            raise self.make_error("pattern")
+        if self.choices is not None and text not in self.choices:
+            raise self.make_error("choice", choices=", ".join(self.choices), value=text)
+        return text
+
+
+def _optional_text(**kwargs: Any) -> _Text:
+    return _Text(load_default=None, allow_none=True, **kwargs)
+
+
+class _Integer(ma.fields.Field):
+    default_error_messages = {
+        **REQUIRED,
+        "invalid": "must be an integer, not {kind}",
+        "range": "must be between {low} and {high}, not {value}",
+    }
+
+    def __init__(self, *, low: int | None = None, high: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.low, self.high = low, high
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not _is_int(value):
+            raise self.make_error("invalid", kind=_kind(value))
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise self.make_error("range", low=self.low, high=self.high, value=value)
+        return int(value)
+
+
+class _Boolean(ma.fields.Field):
+    default_error_messages = {
+        "invalid": "must be true or false, not {kind}",
+        "null": "must be true or false, not nothing",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", kind=_kind(value))
+        return value
+
+
+class _TextList(ma.fields.Field):
+    """Distinct short texts (tags, phases), errors by index."""
+
+    default_error_messages = {
+        **REQUIRED,
+        "invalid": "must be a list, not {kind}",
+        "empty": "must not be empty",
+        "too_many": f"must have at most {LIST_MAX} entries",
+    }
+
+    def __init__(
+        self, *, choices: tuple[str, ...] | None = None, non_empty: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.choices, self.non_empty = choices, non_empty
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.make_error("invalid", kind=_kind(value))
+        if self.non_empty and not value:
+            raise self.make_error("empty")
+        if len(value) > LIST_MAX:
+            raise self.make_error("too_many")
+        found: list[str] = []
+        errors: dict[int, list[str]] = {}
+        for index, entry in enumerate(value):
+            if not isinstance(entry, str) or not entry.strip():
+                errors[index] = [f"must be non-empty text, not {_kind(entry)}"]
+            elif len(entry) > LIST_ENTRY_MAX:
+                errors[index] = [f"must be at most {LIST_ENTRY_MAX} characters"]
+            elif self.choices is not None and entry not in self.choices:
+                errors[index] = [f"must be one of {', '.join(self.choices)}"]
+            elif entry in found:
+                errors[index] = [f"{entry!r} is listed twice"]
+            else:
+                found.append(entry)
+        if errors:
+            raise ma.ValidationError(errors)  # keyed by index, as marshmallow's List does
+        return tuple(found)
+
+
+class _Version(ma.fields.Field):
+    default_error_messages = {
+        "required": "must be a quoted version string, not nothing",
+        "null": "must be a quoted version string, not nothing",
+        "invalid": "must be a quoted version string, not {kind}",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.make_error("invalid", kind=_kind(value))
+        return value.strip()
+
+
+class _Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    error_messages = {"unknown": "unknown field"}
+
+
+class SkillFields(_Strict):
+    id = _Text(required=True, pattern=ID_PATTERN)
+    version = _Integer(required=True, low=1, high=1_000_000)
+    title = _Text(required=True, max_length=TITLE_MAX)
+    category = _Text(required=True, choices=SKILL_CATEGORIES)
+    minutes = _Integer(required=True, low=1, high=60)
+    phases = _TextList(required=True, choices=PHASES, non_empty=True)
+    tags = _TextList(required=True)
+    summary = _Text(required=True, max_length=SUMMARY_MAX)
+
+
+class CardFields(_Strict):
+    id = _Text(required=True, pattern=ID_PATTERN)
+    version = _Integer(required=True, low=1, high=1_000_000)
+    title = _Text(required=True, max_length=TITLE_MAX)
+    phase = _Text(required=True, choices=PHASES)
+    minutes = _Integer(required=True, low=1, high=60)
+    tags = _TextList(required=True)
+    summary = _Text(required=True, max_length=SUMMARY_MAX)
+
+
+class QuestionnaireFields(_Strict):
+    id = _Text(required=True, pattern=ID_PATTERN)
+    version = _Version(required=True)
+    title = _Text(required=True)
+    name = _optional_text()
+    recall = _optional_text()
+    standalone = _Boolean(load_default=True)
+    part2 = _Boolean(load_default=False)
+    # Nested parts are read below, record by record, so each problem keeps its path.
+    loinc = ma.fields.Raw(load_default=None)
+    answer_sets = ma.fields.Raw(load_default={})
+    items = ma.fields.Raw(load_default=None)
+    scoring = ma.fields.Raw(load_default=None)
+
+
+class LoincFields(_Strict):
+    panel = _optional_text()
+    total = _optional_text()
+
+
+class OptionFields(_Strict):
+    value = _Integer(required=True)
+    label = _Text(required=True)
+    code = _optional_text()
+
+
+class ItemFields(_Strict):
+    link_id = _Text(required=True, pattern=LINK_ID_PATTERN)
+    text = _Text(required=True)
+    answers = ma.fields.Raw(load_default=None)  # a set's name or a range: checked below
+    loinc = _optional_text()
+    required = _Boolean(load_default=True)
+
+
+class RangeFields(_Strict):
+    min = _Integer(required=True)
+    max = _Integer(required=True)
+    labels = ma.fields.Raw(load_default={})
+
+
+class ScoringFields(_Strict):
+    total = ma.fields.Raw()
+    bands = ma.fields.Raw()
+    subscales = ma.fields.Raw(load_default={})
+    safety = ma.fields.Raw(load_default=[])
+
+
+class BandFields(_Strict):
+    band = _Text(required=True)
+    min = _Integer(required=True)
+    max = _Integer(required=True)
+
+
+class SubscaleFields(_Strict):
+    items = ma.fields.Raw(load_default=None)
+    positive_at = _Integer(load_default=None, allow_none=True)
+
+
+class SafetyFields(_Strict):
+    item = ma.fields.Raw(load_default=None)
+    at_least = _Integer(load_default=None, allow_none=True)
+    at_most = _Integer(load_default=None, allow_none=True)
+
+
+def _paths(messages: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    """marshmallow's nested errors as (dotted path, message): items[1].link_id."""
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, str):
+                yield prefix, message
+            else:
+                yield from _paths(message, prefix)
+        return
+    for key, value in messages.items():
+        if isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        elif key == SCHEMA:  # errors of the record as a whole
+            path = prefix
+        else:
+            path = f"{prefix}.{key}" if prefix else str(key)
+        yield from _paths(value, path)
+
+
+class _Check:
+    """Collects problems for one source, so one run reports everything wrong in a file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.problems.append(Problem(self.source, field, message))
+
+    def load(self, schema: ma.Schema, value: Any, field: str) -> dict[str, Any] | None:
+        """The fields of `value` that passed `schema` (None if it is not a mapping)."""
+        if not isinstance(value, Mapping):
+            self.fail(field, f"must be a mapping, not {_kind(value)}")
+            return None
+        try:
+            return schema.load(value)
+        except ma.ValidationError as exc:
+            prefix = "" if field in ("front matter", "questionnaire") else field
+            for path, message in _paths(exc.messages, prefix):
+                self.fail(path, message)
+            return exc.valid_data if isinstance(exc.valid_data, dict) else {}
+
+    def raise_if_failed(self) -> None:
+        if self.problems:
+            raise ContentError(self.problems)
+
+
+_SKILL, _CARD, _QUESTIONNAIRE = SkillFields(), CardFields(), QuestionnaireFields()
+_LOINC, _OPTION, _ITEM, _RANGE = LoincFields(), OptionFields(), ItemFields(), RangeFields()
+_SCORING, _BAND, _SUBSCALE, _SAFETY = (
+    ScoringFields(),
+    BandFields(),
+    SubscaleFields(),
+    SafetyFields(),
+)
+
+
 # --- skills and cards ------------------------------------------------------------------
 
 
@@ -363,76 +516,32 @@ def parse_skill(
 ) -> Skill:
     """A Skill from front-matter fields and a markdown body, or ContentError naming each field."""
     check = _Check(source)
-    data = check.mapping(meta, "front matter")
+    data = check.load(_SKILL, meta, "front matter")
     if data is None:
         check.raise_if_failed()
     assert data is not None
-    check.known_fields(data, SKILL_FIELDS, "")
-    skill_id = _check_id(check, data, expected_id)
-    version = check.integer(data, "version", "version", low=1, high=1_000_000)
-    title = check.text(data, "title", "title", max_length=TITLE_MAX)
-    category = check.text(data, "category", "category")
-    if category is not None and category not in SKILL_CATEGORIES:
-        check.fail("category", f"must be one of {', '.join(SKILL_CATEGORIES)}, not {category!r}")
-    minutes = check.integer(data, "minutes", "minutes", low=1, high=60)
-    phases = check.text_list(data, "phases", "phases", choices=PHASES, non_empty=True)
-    tags = check.text_list(data, "tags", "tags")
-    summary = check.text(data, "summary", "summary", max_length=SUMMARY_MAX)
+    _check_id(check, data, expected_id)
     text = _check_body(check, body)
     check.raise_if_failed()
-    return Skill(
-        id=str(skill_id),
-        version=int(version or 0),
-        title=str(title),
-        category=str(category),
-        minutes=int(minutes or 0),
-        phases=phases,
-        tags=tags,
-        summary=str(summary),
-        body=str(text),
-        source=origin,
-    )
+    return Skill(**data, body=str(text), source=origin)
 
 
 def parse_card(meta: Any, body: Any, *, source: str, expected_id: str | None = None) -> Card:
     check = _Check(source)
-    data = check.mapping(meta, "front matter")
+    data = check.load(_CARD, meta, "front matter")
     if data is None:
         check.raise_if_failed()
     assert data is not None
-    check.known_fields(data, CARD_FIELDS, "")
-    card_id = _check_id(check, data, expected_id)
-    version = check.integer(data, "version", "version", low=1, high=1_000_000)
-    title = check.text(data, "title", "title", max_length=TITLE_MAX)
-    phase = check.text(data, "phase", "phase")
-    if phase is not None and phase not in PHASES:
-        check.fail("phase", f"must be one of {', '.join(PHASES)}, not {phase!r}")
-    minutes = check.integer(data, "minutes", "minutes", low=1, high=60)
-    tags = check.text_list(data, "tags", "tags")
-    summary = check.text(data, "summary", "summary", max_length=SUMMARY_MAX)
+    _check_id(check, data, expected_id)
     text = _check_body(check, body)
     check.raise_if_failed()
-    return Card(
-        id=str(card_id),
-        version=int(version or 0),
-        title=str(title),
-        phase=str(phase),
-        minutes=int(minutes or 0),
-        tags=tags,
-        summary=str(summary),
-        body=str(text),
-    )
+    return Card(**data, body=str(text))
 
 
-def _check_id(check: _Check, data: Mapping[str, Any], expected: str | None) -> str | None:
-    value = check.text(data, "id", "id")
-    if value is None:
-        return None
-    if not ID_PATTERN.match(value):
-        check.fail("id", "must be 1-64 lowercase letters, digits and dashes")
-    elif expected is not None and value != expected:
+def _check_id(check: _Check, data: Mapping[str, Any], expected: str | None) -> None:
+    value = data.get("id")
+    if value is not None and expected is not None and value != expected:
         check.fail("id", f"must match the file name: {expected!r}, not {value!r}")
-    return value
 
 
 def _check_body(check: _Check, body: Any) -> str | None:
@@ -460,43 +569,29 @@ def _front_matter(path: Path, source: str) -> tuple[Any, str]:
 
 def parse_questionnaire(data: Any, *, source: str, expected_id: str | None = None) -> Questionnaire:
     check = _Check(source)
-    top = check.mapping(data, "questionnaire")
+    top = check.load(_QUESTIONNAIRE, data, "questionnaire")
     if top is None:
         check.raise_if_failed()
     assert top is not None
-    check.known_fields(top, QUESTIONNAIRE_FIELDS, "")
-    questionnaire_id = _check_id(check, top, expected_id)
-    version = top.get("version")
-    if not isinstance(version, str) or not version.strip():
-        check.fail("version", f"must be a quoted version string, not {_kind(version)}")
-    title = check.text(top, "title", "title")
-    name = check.text(top, "name", "name", required=False)
-    recall = check.text(top, "recall", "recall", required=False)
-    standalone = check.boolean(top, "standalone", "standalone", default=True)
-    part2 = check.boolean(top, "part2", "part2", default=False)
-    panel = total_code = None
-    if "loinc" in top:
-        loinc = check.mapping(top["loinc"], "loinc")
-        if loinc is not None:
-            check.known_fields(loinc, ("panel", "total"), "loinc.")
-            panel = check.text(loinc, "panel", "loinc.panel", required=False)
-            total_code = check.text(loinc, "total", "loinc.total", required=False)
-
+    _check_id(check, top, expected_id)
+    loinc: dict[str, Any] = {}
+    if top.get("loinc") is not None or (isinstance(data, Mapping) and "loinc" in data):
+        loinc = check.load(_LOINC, top.get("loinc"), "loinc") or {}
     answer_sets = _answer_sets(check, top.get("answer_sets", {}))
     items = _items(check, top.get("items"), answer_sets)
     by_link = {item.link_id: item for item in items}
     total, bands, subscales, safety = _scoring(check, top.get("scoring"), by_link)
     check.raise_if_failed()
     return Questionnaire(
-        id=str(questionnaire_id),
-        version=str(version).strip(),
-        title=str(title),
-        name=name,
-        recall=recall,
-        standalone=standalone,
-        part2=part2,
-        loinc_panel=panel,
-        loinc_total=total_code,
+        id=top["id"],
+        version=top["version"],
+        title=top["title"],
+        name=top["name"],
+        recall=top["recall"],
+        standalone=top["standalone"],
+        part2=top["part2"],
+        loinc_panel=loinc.get("panel"),
+        loinc_total=loinc.get("total"),
         items=tuple(items),
         total=total,
         bands=bands,
@@ -506,30 +601,25 @@ def parse_questionnaire(data: Any, *, source: str, expected_id: str | None = Non
 
 
 def _answer_sets(check: _Check, value: Any) -> dict[str, tuple[AnswerOption, ...]]:
-    sets = check.mapping(value, "answer_sets")
-    if sets is None:
+    if not isinstance(value, Mapping):
+        check.fail("answer_sets", f"must be a mapping, not {_kind(value)}")
         return {}
     found: dict[str, tuple[AnswerOption, ...]] = {}
-    for name, options in sets.items():
+    for name, options in value.items():
         field = f"answer_sets.{name}"
         if not isinstance(options, list) or not options:
             check.fail(field, "must be a non-empty list of {value, label, code}")
             continue
         parsed: list[AnswerOption] = []
         for index, raw in enumerate(options):
-            option = check.mapping(raw, f"{field}[{index}]")
-            if option is None:
+            option = check.load(_OPTION, raw, f"{field}[{index}]")
+            if option is None or "value" not in option:
                 continue
-            check.known_fields(option, OPTION_FIELDS, f"{field}[{index}].")
-            number = check.integer(option, "value", f"{field}[{index}].value")
-            label = check.text(option, "label", f"{field}[{index}].label")
-            code = check.text(option, "code", f"{field}[{index}].code", required=False)
-            if number is None:
-                continue
+            number = option["value"]
             if any(p.value == number for p in parsed):
                 check.fail(f"{field}[{index}].value", f"{number} is listed twice")
                 continue
-            parsed.append(AnswerOption(value=number, label=label, code=code))
+            parsed.append(AnswerOption(number, option.get("label"), option.get("code")))
         found[str(name)] = tuple(parsed)
     return found
 
@@ -544,38 +634,28 @@ def _items(
     seen: dict[str, int] = {}
     for index, raw in enumerate(value):
         field = f"items[{index}]"
-        data = check.mapping(raw, field)
+        data = check.load(_ITEM, raw, field)
         if data is None:
             continue
-        check.known_fields(data, ITEM_FIELDS, f"{field}.")
-        link_id = check.text(data, "link_id", f"{field}.link_id")
-        if link_id is not None and not LINK_ID_PATTERN.match(link_id):
-            check.fail(f"{field}.link_id", "must be 1-64 lowercase letters, digits and dashes")
-            link_id = None
+        link_id = data.get("link_id")
         if link_id is not None and link_id in seen:
             check.fail(
                 f"{field}.link_id", f"duplicate link_id {link_id!r} (also items[{seen[link_id]}])"
             )
             link_id = None
-        text = check.text(data, "text", f"{field}.text")
-        loinc = check.text(data, "loinc", f"{field}.loinc", required=False)
-        required = check.boolean(data, "required", f"{field}.required", default=True)
-        options, set_name = _item_answers(
-            check, data.get("answers"), f"{field}.answers", answer_sets
-        )
+        options = _item_answers(check, data.get("answers"), f"{field}.answers", answer_sets)
         if link_id is None:
             continue
         seen[link_id] = index
-        if text is None or not options:
+        if data.get("text") is None or not options:
             continue
         items.append(
             Item(
                 link_id=link_id,
-                text=text,
+                text=data["text"],
                 answers=options,
-                required=required,
-                loinc=loinc,
-                answer_set=set_name,
+                required=data.get("required", True),
+                loinc=data.get("loinc"),
             )
         )
     return items
@@ -583,27 +663,28 @@ def _items(
 
 def _item_answers(
     check: _Check, value: Any, field: str, answer_sets: Mapping[str, tuple[AnswerOption, ...]]
-) -> tuple[tuple[AnswerOption, ...], str | None]:
+) -> tuple[AnswerOption, ...]:
     if isinstance(value, str):
         if value not in answer_sets:
             known = ", ".join(answer_sets) or "none defined"
             check.fail(field, f"names no answer set: {value!r} (answer_sets: {known})")
-            return (), None
-        return answer_sets[value], value
+            return ()
+        return answer_sets[value]
     if not isinstance(value, Mapping):
         check.fail(field, "must name an answer set or be a {min, max} range")
-        return (), None
-    check.known_fields(value, ("min", "max", "labels"), f"{field}.")
-    low = check.integer(value, "min", f"{field}.min")
-    high = check.integer(value, "max", f"{field}.max")
-    if low is None or high is None:
-        return (), None
+        return ()
+    spec = check.load(_RANGE, value, field)
+    if spec is None or "min" not in spec or "max" not in spec:
+        return ()
+    low, high = spec["min"], spec["max"]
     if high < low or high - low + 1 > MAX_RANGE_OPTIONS:
         check.fail(field, f"min..max must be 1 to {MAX_RANGE_OPTIONS} values, not {low}..{high}")
-        return (), None
+        return ()
     labels: dict[int, str] = {}
-    raw_labels = value.get("labels", {})
-    if check.mapping(raw_labels, f"{field}.labels") is not None:
+    raw_labels = spec.get("labels", {})
+    if not isinstance(raw_labels, Mapping):
+        check.fail(f"{field}.labels", f"must be a mapping, not {_kind(raw_labels)}")
+    else:
         for key, label in raw_labels.items():
             if not _is_int(key) or not low <= key <= high:
                 check.fail(f"{field}.labels", f"{key!r} is not a value between {low} and {high}")
@@ -611,35 +692,33 @@ def _item_answers(
                 check.fail(f"{field}.labels.{key}", f"must be non-empty text, not {_kind(label)}")
             else:
                 labels[key] = label.strip()
-    options = tuple(
+    return tuple(
         AnswerOption(value=v, label=labels.get(v), code=None) for v in range(low, high + 1)
     )
-    return options, None
 
 
 def _scoring(
     check: _Check, value: Any, items: Mapping[str, Item]
 ) -> tuple[tuple[str, ...] | None, tuple[Band, ...], tuple[Subscale, ...], tuple[SafetyRule, ...]]:
-    scoring = check.mapping(value, "scoring")
+    scoring = check.load(_SCORING, value, "scoring")
     if scoring is None:
         return None, (), (), ()
-    check.known_fields(scoring, SCORING_FIELDS, "scoring.")
     total = None
     if "total" in scoring:
         total = _link_list(check, scoring["total"], "scoring.total", items)
     bands = _bands(check, scoring, total, items)
     subscales: list[Subscale] = []
     raw_subscales = scoring.get("subscales", {})
-    if check.mapping(raw_subscales, "scoring.subscales") is not None:
-        for name, raw in raw_subscales.items():
-            field = f"scoring.subscales.{name}"
-            spec = check.mapping(raw, field)
-            if spec is None:
-                continue
-            check.known_fields(spec, ("items", "positive_at"), f"{field}.")
-            links = _link_list(check, spec.get("items"), f"{field}.items", items)
-            positive_at = check.integer(spec, "positive_at", f"{field}.positive_at", required=False)
-            subscales.append(Subscale(name=str(name), items=links, positive_at=positive_at))
+    if not isinstance(raw_subscales, Mapping):
+        check.fail("scoring.subscales", f"must be a mapping, not {_kind(raw_subscales)}")
+        raw_subscales = {}
+    for name, raw in raw_subscales.items():
+        field = f"scoring.subscales.{name}"
+        spec = check.load(_SUBSCALE, raw, field)
+        if spec is None:
+            continue
+        links = _link_list(check, spec.get("items"), f"{field}.items", items)
+        subscales.append(Subscale(str(name), links, spec.get("positive_at")))
     return total, bands, tuple(subscales), _safety(check, scoring.get("safety", []), items)
 
 
@@ -675,15 +754,10 @@ def _bands(
     bands: list[Band] = []
     for index, entry in enumerate(raw):
         field = f"scoring.bands[{index}]"
-        data = check.mapping(entry, field)
-        if data is None:
+        data = check.load(_BAND, entry, field)
+        if data is None or not {"band", "min", "max"} <= set(data):
             continue
-        check.known_fields(data, ("band", "min", "max"), f"{field}.")
-        name = check.text(data, "band", f"{field}.band")
-        low = check.integer(data, "min", f"{field}.min")
-        high = check.integer(data, "max", f"{field}.max")
-        if name is None or low is None or high is None:
-            continue
+        name, low, high = data["band"], data["min"], data["max"]
         if high < low:
             check.fail(f"{field}.max", f"must not be below min ({high} < {low})")
             continue
@@ -721,16 +795,14 @@ def _safety(check: _Check, value: Any, items: Mapping[str, Item]) -> tuple[Safet
     rules: list[SafetyRule] = []
     for index, raw in enumerate(value):
         field = f"scoring.safety[{index}]"
-        data = check.mapping(raw, field)
+        data = check.load(_SAFETY, raw, field)
         if data is None:
             continue
-        check.known_fields(data, ("item", "at_least", "at_most"), f"{field}.")
         link = data.get("item")
         if not isinstance(link, str) or link not in items:
             check.fail(f"{field}.item", f"no item with link_id {link!r}")
             continue
-        at_least = check.integer(data, "at_least", f"{field}.at_least", required=False)
-        at_most = check.integer(data, "at_most", f"{field}.at_most", required=False)
+        at_least, at_most = data.get("at_least"), data.get("at_most")
         if (at_least is None) == (at_most is None):
             check.fail(field, "needs exactly one of at_least or at_most")
             continue
@@ -767,7 +839,7 @@ def _no_duplicate_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _no_duplicate_keys,  # type: ignore[arg-type]
+    _no_duplicate_keys,
 )
 
 

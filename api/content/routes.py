@@ -47,7 +47,7 @@ class Skills(MethodView):
     def get(self, query: dict):
         """Skills the caller's program shows, by id; filter by category and phase."""
         rt = runtime()
-        return service.skills(session=rt.db.session, library=rt.content, actor=g.actor, **query)
+        return service.skills(session=rt.db.session(), library=rt.content, actor=g.actor, **query)
 
 
 @blp.route("/content/skills/<string:skill_id>")
@@ -59,7 +59,7 @@ class SkillEntry(MethodView):
         """One skill with its markdown body."""
         rt = runtime()
         return service.skill(
-            session=rt.db.session, library=rt.content, actor=g.actor, skill_id=skill_id
+            session=rt.db.session(), library=rt.content, actor=g.actor, skill_id=skill_id
         )
 
 
@@ -73,7 +73,7 @@ class Cards(MethodView):
     def get(self, query: dict):
         """Psychoeducation cards the caller's program shows; filter by phase."""
         rt = runtime()
-        return service.cards(session=rt.db.session, library=rt.content, actor=g.actor, **query)
+        return service.cards(session=rt.db.session(), library=rt.content, actor=g.actor, **query)
 
 
 @blp.route("/content/psychoeducation/<string:card_id>")
@@ -85,7 +85,7 @@ class CardEntry(MethodView):
         """One psychoeducation card with its markdown body."""
         rt = runtime()
         return service.card(
-            session=rt.db.session, library=rt.content, actor=g.actor, card_id=card_id
+            session=rt.db.session(), library=rt.content, actor=g.actor, card_id=card_id
         )
 
 
@@ -106,7 +106,9 @@ class ProgramOverrides(MethodView):
     @blp.paginate(SelectPage)
     def get(self, program_id: uuid.UUID):
         """What the program changed: hidden library items and its own skills."""
-        return service.overrides(session=runtime().db.session, actor=g.actor, program_id=program_id)
+        return service.overrides(
+            session=runtime().db.session(), actor=g.actor, program_id=program_id
+        )
 
 
 @blp.route("/programs/<uuid:program_id>/content/skills")
@@ -118,7 +120,7 @@ class ProgramSkills(MethodView):
         """Add the program's own skill; its id may not be a library skill's."""
         rt = runtime()
         return service.add_skill(
-            session=rt.db.session,
+            session=rt.db.session(),
             library=rt.content,
             actor=g.actor,
             program_id=program_id,
@@ -136,7 +138,7 @@ class ProgramContentEntry(MethodView):
         """Hide (or show again) a skill or card for the program's graduates and members."""
         rt = runtime()
         return service.set_hidden(
-            session=rt.db.session,
+            session=rt.db.session(),
             library=rt.content,
             actor=g.actor,
             program_id=program_id,

@@ -193,9 +193,7 @@ def _custom_skill(data: dict[str, Any]) -> Skill:
 # --- a program's overrides ---------------------------------------------------------------
 
 
-def overrides(
-    *, session: Session, actor: Actor, program_id: uuid.UUID
-) -> Select[tuple[ProgramContent]]:
+def overrides(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Select[ProgramContent]:
     """What the program changed: hidden library items and its own skills (staff)."""
     access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
     return (

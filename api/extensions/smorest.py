@@ -26,7 +26,7 @@ from api.runtime import runtime
 
 log = logging.getLogger("api.errors")
 
-BEARER = {"bearerAuth": []}
+BEARER: dict[str, list[str]] = {"bearerAuth": []}
 BODY_LOCATIONS = {"json", "form", "files"}
 
 
@@ -177,7 +177,7 @@ def roll_back_and_record_denial(error: DomainError) -> None:
     rt.db.session.rollback()
     if isinstance(error, Forbidden | NotFound) and error.graduate_id and g.get("actor"):
         audit.record(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             action=error.action or "graduate.access",
             graduate_id=error.graduate_id,
@@ -213,7 +213,7 @@ class Blueprint(flask_smorest.Blueprint):
             @wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 rt = runtime()
-                session = rt.db.session
+                session = rt.db.session()
                 g.actor = authenticate(
                     session=session,
                     verifier=rt.verifier,

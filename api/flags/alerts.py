@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
+from api.db import rowcount
 from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
@@ -48,9 +49,10 @@ from api.notifications.models import ALERT_KINDS, Device, Notification
 from api.notifications.service import Planned, enqueue
 from api.programs import hours
 from api.programs.models import Membership, Program, Role
+from api.vocabulary import FlagKind, FlagSource, NotificationKind, NotificationStatus
 
 log = logging.getLogger("api.flags")
-ALERTED = ("urgent", "step_up")
+ALERTED = (FlagKind.URGENT, FlagKind.STEP_UP)
 QUEUED, NO_ONE_REACHED = "queued", "no_one_reached"
 
 
@@ -61,7 +63,7 @@ def flag_raised(*, session: Session, flag: Flag, now: datetime) -> None:
     program = session.get_one(Program, flag.program_id)
     people = recipients(session, flag=flag, program=program)
     due = now
-    if flag.kind == "step_up":
+    if flag.kind == FlagKind.STEP_UP:
         due = hours.next_opening(hours.working_hours(program), hours.zone(session, program), now)
     subject = f"flag:{flag.id}"
     emails = channels.verified(session, people)
@@ -76,7 +78,11 @@ def flag_raised(*, session: Session, flag: Flag, now: datetime) -> None:
             link=str(flag.id),
         )
         for user_id in people
-        for kind in (("alert", "alert_email") if user_id in emails else ("alert",))
+        for kind in (
+            (NotificationKind.ALERT, NotificationKind.ALERT_EMAIL)
+            if user_id in emails
+            else (NotificationKind.ALERT,)
+        )
     ]
     enqueue(session, items=items, now=now)
     reached = emails | _with_device(session, people)
@@ -107,14 +113,14 @@ def flag_raised(*, session: Session, flag: Flag, now: datetime) -> None:
 def told(flags: list[Flag]) -> bool:
     """Whether the safety reply may say the care team was told: an urgent flag of this
     answer queued an alert someone can receive."""
-    return any(flag.kind == "urgent" and flag.alert_status == QUEUED for flag in flags)
+    return any(flag.kind == FlagKind.URGENT and flag.alert_status == QUEUED for flag in flags)
 
 
 def recipients(session: Session, *, flag: Flag, program: Program) -> list[uuid.UUID]:
     """On-call staff, then the therapists who may read this flag; each once."""
     graduate = session.get_one(Graduate, flag.graduate_id)
     therapists = access.flag_readers(
-        session, graduate=graduate, substance_use=flag.source == "substance_use"
+        session, graduate=graduate, substance_use=flag.source == FlagSource.SUBSTANCE_USE
     )
     staff = on_call_staff(session, program.id, configuration.rules_for(program))
     return list(dict.fromkeys([*staff, *therapists]))
@@ -148,10 +154,13 @@ def flag_taken(*, session: Session, flag: Flag, actor: Actor) -> int:
         )
         .values(
             taken_by_user_id=actor.user_id,
-            status=case((Notification.status == "pending", "cancelled"), else_=Notification.status),
+            status=case(
+                (Notification.status == NotificationStatus.PENDING, NotificationStatus.CANCELLED),
+                else_=Notification.status,
+            ),
         )
     )
-    return session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+    return rowcount(session.execute(statement, execution_options={"synchronize_session": False}))
 
 
 def _with_device(session: Session, people: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -62,9 +62,7 @@ def change(
     return _described(program, version)
 
 
-def versions(
-    *, session: Session, actor: Actor, program_id: uuid.UUID
-) -> Select[tuple[FlagRuleVersion]]:
+def versions(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Select[FlagRuleVersion]:
     access.program(session=session, actor=actor, program_id=program_id, role=READERS)
     return (
         select(FlagRuleVersion)

@@ -34,9 +34,9 @@ class Flag(UUIDPrimaryKey, Base):
 
     graduate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("graduates.id"))
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"))
-    kind: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(20))  # mood, or substance_use (42 CFR Part 2)
-    status: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # a FlagKind
+    source: Mapped[str] = mapped_column(String(20))  # a FlagSource (substance_use: Part 2)
+    status: Mapped[str] = mapped_column(String(20))  # a FlagStatus
     rule: Mapped[str] = mapped_column(String(60))
     rules_version: Mapped[str] = mapped_column(String(40))
     explanation: Mapped[str] = mapped_column(Text)
@@ -46,7 +46,7 @@ class Flag(UUIDPrimaryKey, Base):
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome: Mapped[str | None] = mapped_column(String(30))  # a FlagOutcome
     note: Mapped[str | None] = mapped_column(Text)
     superseded_by: Mapped[uuid.UUID | None]
     escalated_at: Mapped[datetime | None]

@@ -38,7 +38,7 @@ class Flags(MethodView):
         """Flags I may act on, most severe and oldest first (default: open and acknowledged)."""
         rt = runtime()
         flags, pagination_parameters.item_count = service.page_for(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             status=query.get("status"),
             graduate_id=query.get("graduate_id"),
@@ -57,7 +57,7 @@ class FlagEntry(MethodView):
         """One flag with its rule, numbers and evidence."""
         rt = runtime()
         return service.get(
-            session=rt.db.session, actor=g.actor, flag_id=flag_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, flag_id=flag_id, now=rt.clock.now()
         )
 
 
@@ -69,7 +69,7 @@ class FlagEvents(MethodView):
         """Who changed the flag, when and how: the exportable record of the decision."""
         rt = runtime()
         return service.history(
-            session=rt.db.session, actor=g.actor, flag_id=flag_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, flag_id=flag_id, now=rt.clock.now()
         )
 
 
@@ -83,7 +83,7 @@ class FlagAcknowledge(MethodView):
         """I have seen this; acknowledging twice changes nothing."""
         rt = runtime()
         return service.acknowledge(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             flag_id=flag_id,
             note=body.get("note"),
@@ -102,7 +102,7 @@ class FlagResolve(MethodView):
         monitor, or no action, with a note."""
         rt = runtime()
         return service.resolve(
-            session=rt.db.session, actor=g.actor, flag_id=flag_id, now=rt.clock.now(), **body
+            session=rt.db.session(), actor=g.actor, flag_id=flag_id, now=rt.clock.now(), **body
         )
 
 
@@ -114,7 +114,7 @@ class ContactRequests(MethodView):
         """ "I'd like to talk to someone": tells the care team."""
         rt = runtime()
         service.request_contact(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
         return {"message": CONTACT_REPLY}
 
@@ -126,7 +126,7 @@ class ProgramFlagRules(MethodView):
     def get(self, program_id: uuid.UUID):
         """The step-up rules in force for the program (its staff and therapists)."""
         rt = runtime()
-        return configuration.current(session=rt.db.session, actor=g.actor, program_id=program_id)
+        return configuration.current(session=rt.db.session(), actor=g.actor, program_id=program_id)
 
     @blp.requires("staff")
     @blp.arguments(FlagRuleSettings)
@@ -135,7 +135,7 @@ class ProgramFlagRules(MethodView):
         """Replace the rules with a new version (staff); fields left out take the defaults."""
         rt = runtime()
         return configuration.change(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             program_id=program_id,
             settings=body,
@@ -151,4 +151,4 @@ class ProgramFlagRuleVersions(MethodView):
     def get(self, program_id: uuid.UUID):
         """Every version of the program's rules, newest first."""
         rt = runtime()
-        return configuration.versions(session=rt.db.session, actor=g.actor, program_id=program_id)
+        return configuration.versions(session=rt.db.session(), actor=g.actor, program_id=program_id)

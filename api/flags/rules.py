@@ -7,8 +7,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("urgent", "step_up", "watch", "disengaged", "contact_request")
-SEVERITY = {kind: len(KINDS) - rank for rank, kind in enumerate(KINDS)}  # urgent highest
+from api.vocabulary import FlagKind, FlagSource
+
+KINDS = tuple(FlagKind)  # most severe first
+SEVERITY: dict[str, int] = {
+    kind: len(KINDS) - rank for rank, kind in enumerate(KINDS)
+}  # urgent highest
 ITEM9_LABELS = {1: "several days", 2: "more than half the days", 3: "nearly every day"}
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
 # The instruments whose rules read earlier check-ins (the others: safety answers only).
@@ -103,7 +107,9 @@ def _urgent(point: Point) -> Signal | None:
     else:
         explanation = 'Answered "I\'m not safe right now" in the daily check-in.'
         details = {"item": "daily-safe", "answer": 0}
-    return Signal("urgent", "mood", "safety_answer", explanation, details, (point.id,))
+    return Signal(
+        FlagKind.URGENT, FlagSource.MOOD, "safety_answer", explanation, details, (point.id,)
+    )
 
 
 def _watch(points: list[Point], baseline: int, rules: Rules) -> dict[str, Any] | None:
@@ -132,15 +138,17 @@ def _watch(points: list[Point], baseline: int, rules: Rules) -> dict[str, Any] |
 def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
     current, instrument = latest[0], latest[0].questionnaire
     name, score = NAMES[instrument], current.score
+    if score is None:  # an unscored check-in meets no mood rule
+        return []
     severe_at = rules.severe_at[instrument]
     previous = latest[1] if len(latest) > 1 else None
     now_watch = _watch(latest, baseline, rules)
     before_watch = _watch(latest[1:], baseline, rules) if previous else None
 
-    if instrument == "phq9" and score is not None and score >= severe_at:
+    if instrument == "phq9" and score >= severe_at:
         return [
             _signal(
-                "step_up",
+                FlagKind.STEP_UP,
                 "phq9_severe",
                 f"{name} is {score}, in the severe range ({severe_at} or more).",
                 {"score": score, "threshold": severe_at},
@@ -150,14 +158,13 @@ def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
     if (
         instrument == "gad7"
         and previous
-        and score is not None
         and previous.score is not None
         and score >= severe_at
         and previous.score >= severe_at
     ):
         return [
             _signal(
-                "step_up",
+                FlagKind.STEP_UP,
                 "gad7_severe_twice",
                 f"{name} was {previous.score} and then {score}, in the severe range "
                 f"({severe_at} or more) on two check-ins in a row.",
@@ -168,7 +175,7 @@ def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
     if now_watch and before_watch and previous:
         return [
             _signal(
-                "step_up",
+                FlagKind.STEP_UP,
                 f"{instrument}_watch_twice",
                 f"{name} rose from {baseline} at discharge to {previous.score} and "
                 f"{score} on the last two check-ins.",
@@ -191,7 +198,7 @@ def _mood(latest: list[Point], baseline: int, rules: Rules) -> list[Signal]:
             )
         return [
             _signal(
-                "watch",
+                FlagKind.WATCH,
                 f"{instrument}_{now_watch['condition']}",
                 text,
                 {"baseline": baseline, **now_watch},
@@ -211,8 +218,8 @@ def _substance_use(latest: list[Point]) -> list[Signal]:
     if previous is not None and previous_use > 0:
         return [
             Signal(
-                "step_up",
-                "substance_use",
+                FlagKind.STEP_UP,
+                FlagSource.SUBSTANCE_USE,
                 "bam_use_twice",
                 "Reported alcohol or drug use on two substance-use check-ins in a row.",
                 {"use": [previous_use, use]},
@@ -221,8 +228,8 @@ def _substance_use(latest: list[Point]) -> list[Signal]:
         ]
     return [
         Signal(
-            "watch",
-            "substance_use",
+            FlagKind.WATCH,
+            FlagSource.SUBSTANCE_USE,
             "bam_new_use",
             "Reported alcohol or drug use after a substance-use check-in with none.",
             {"use": use, "previous_use": previous_use},
@@ -234,4 +241,4 @@ def _substance_use(latest: list[Point]) -> list[Signal]:
 def _signal(
     kind: str, rule: str, explanation: str, details: dict[str, Any], evidence: tuple[uuid.UUID, ...]
 ) -> Signal:
-    return Signal(kind, "mood", rule, explanation, details, evidence)
+    return Signal(kind, FlagSource.MOOD, rule, explanation, details, evidence)

@@ -10,10 +10,11 @@ from api.flags.rules import (
     SHORTEST_URGENT_MINUTES,
 )
 from api.flags.service import OUTCOMES
+from api.vocabulary import FlagStatus
 
 
 class FlagQuery(Schema):
-    status = fields.String(validate=validate.OneOf(("open", "acknowledged", "resolved")))
+    status = fields.String(validate=validate.OneOf(tuple(FlagStatus)))
     graduate_id = fields.UUID()
 
 

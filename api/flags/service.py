@@ -22,13 +22,15 @@ from api.flags import rules as flag_rules
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import Graduate
 from api.programs.models import Program
+from api.vocabulary import FlagKind, FlagOutcome, FlagSource, FlagStatus
 
 log = logging.getLogger("api.flags")
-OPEN = ("open", "acknowledged")
-UNMERGED = ("urgent",)  # every positive safety answer is its own flag
+OPEN = (FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED)
+UNMERGED = (FlagKind.URGENT,)  # every positive safety answer is its own flag
 # Never held back by a cooldown: safety answers, and a graduate's own ask to talk.
-UNCOOLED = ("urgent", "contact_request")
-OUTCOMES = ("stepped_up", "more_outpatient", "medication_review", "monitor", "no_action")
+UNCOOLED = (FlagKind.URGENT, FlagKind.CONTACT_REQUEST)
+# What a clinician may choose when resolving (superseded is the service's own).
+OUTCOMES = tuple(outcome for outcome in FlagOutcome if outcome is not FlagOutcome.SUPERSEDED)
 FLAG_NOT_FOUND = "No flag with that id."
 REFUSED_UNQUOTED = "The rest of the check-in could not be accepted."
 
@@ -163,7 +165,7 @@ def raise_signal(
     `retry_of`: the Idempotency-Key of a check-in being stored; if its first attempt failed
     on our side (a 5xx) after raising the urgent flag for a refused submission, that flag
     gains the check-in as evidence instead of a second flag for the same answer."""
-    if signal.kind == "urgent" and retry_of is not None:
+    if signal.kind == FlagKind.URGENT and retry_of is not None:
         first_attempt = _awaiting_retry(session, graduate.id, retry_of)
         if first_attempt is not None:
             return _merge(session, first_attempt, signal, now)
@@ -172,7 +174,9 @@ def raise_signal(
         existing = _open(session, graduate.id, signal.kind, signal.source)
         if existing is not None:
             return _merge(session, existing, signal, now)
-        if signal.kind == "watch" and _open(session, graduate.id, "step_up", signal.source):
+        if signal.kind == FlagKind.WATCH and _open(
+            session, graduate.id, FlagKind.STEP_UP, signal.source
+        ):
             return None  # a step-up review is already open: it says more than a watch would
         if signal.kind not in UNCOOLED and _cooling_down(session, graduate.id, signal, now, rules):
             return None
@@ -181,7 +185,7 @@ def raise_signal(
         program_id=graduate.program_id,
         kind=signal.kind,
         source=signal.source,
-        status="open",
+        status=FlagStatus.OPEN,
         rule=signal.rule,
         rules_version=rules.version,
         explanation=signal.explanation,
@@ -200,10 +204,10 @@ def raise_signal(
         return _merge(session, existing, signal, now) if existing else None
     _event(session, flag, None, "raised", {"rule": signal.rule}, now)
     alerts.flag_raised(session=session, flag=flag, now=now)
-    if signal.kind == "step_up":
-        watch = _open(session, graduate.id, "watch", signal.source)
+    if signal.kind == FlagKind.STEP_UP:
+        watch = _open(session, graduate.id, FlagKind.WATCH, signal.source)
         if watch is not None:
-            watch.status, watch.outcome = "resolved", "superseded"
+            watch.status, watch.outcome = FlagStatus.RESOLVED, FlagOutcome.SUPERSEDED
             watch.resolved_at, watch.updated_at, watch.superseded_by = now, now, flag.id
             _event(session, watch, None, "superseded", {"by": str(flag.id)}, now)
     return flag
@@ -247,8 +251,8 @@ def raise_for_refused_submission(
             graduate=graduate,
             now=now,
             signal=flag_rules.Signal(
-                "urgent",
-                "mood",
+                FlagKind.URGENT,
+                FlagSource.MOOD,
                 "safety_answer",
                 "Gave a safety answer that needs follow-up (PHQ-9 question 9, or \"I'm not "
                 'safe right now") in a check-in the app could not accept.',
@@ -274,9 +278,9 @@ def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: s
     candidates = session.scalars(
         select(Flag).where(
             Flag.graduate_id == graduate_id,
-            Flag.kind == "urgent",
+            Flag.kind == FlagKind.URGENT,
             Flag.rule == "safety_answer",
-            Flag.status != "resolved",
+            Flag.status != FlagStatus.RESOLVED,
         )
     )
     return next(
@@ -311,9 +315,9 @@ def _cooling_down(
         select(Flag.kind).where(
             Flag.graduate_id == graduate_id,
             Flag.source == signal.source,
-            Flag.status == "resolved",
-            Flag.outcome != "superseded",
-            Flag.kind != "urgent",
+            Flag.status == FlagStatus.RESOLVED,
+            Flag.outcome != FlagOutcome.SUPERSEDED,
+            Flag.kind != FlagKind.URGENT,
             Flag.resolved_at > now - timedelta(days=rules.cooldown_days),
         )
     ).all()
@@ -354,9 +358,7 @@ def _event(
 # --- what clinicians see and do ------------------------------------------------------
 
 
-def visible(
-    *, actor: Actor, status: str | None, graduate_id: uuid.UUID | None
-) -> Select[tuple[Flag]]:
+def visible(*, actor: Actor, status: str | None, graduate_id: uuid.UUID | None) -> Select[Flag]:
     """Most severe first, then oldest; without a status, open and acknowledged ones ("all":
     every status, for the console's view of what a rules version raised)."""
     statement = _visible_to(actor)
@@ -399,7 +401,7 @@ def page_for(
     return flags, int(total or 0)
 
 
-def _visible_to(actor: Actor) -> Select[tuple[Flag]]:
+def _visible_to(actor: Actor) -> Select[Flag]:
     """Staff: their programs' flags. Therapists: their consenting graduates' flags, and
     substance-use flags only under the Part 2 consent."""
     keys = {"graduate_id": Flag.graduate_id, "program_id": Flag.program_id}
@@ -453,10 +455,10 @@ def acknowledge(
     *, session: Session, actor: Actor, flag_id: uuid.UUID, note: str | None, now: datetime
 ) -> Flag:
     flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
-    if flag.status == "resolved":
+    if flag.status == FlagStatus.RESOLVED:
         raise Conflict("This flag is already resolved.")
-    if flag.status == "open":
-        flag.status, flag.acknowledged_at, flag.updated_at = "acknowledged", now, now
+    if flag.status == FlagStatus.OPEN:
+        flag.status, flag.acknowledged_at, flag.updated_at = FlagStatus.ACKNOWLEDGED, now, now
         _event(session, flag, actor, "acknowledged", {"note": note}, now)
         alerts.flag_taken(session=session, flag=flag, actor=actor)
     return flag
@@ -466,9 +468,9 @@ def resolve(
     *, session: Session, actor: Actor, flag_id: uuid.UUID, outcome: str, note: str, now: datetime
 ) -> Flag:
     flag = get(session=session, actor=actor, flag_id=flag_id, now=now)
-    if flag.status == "resolved":
+    if flag.status == FlagStatus.RESOLVED:
         raise Conflict("This flag is already resolved.")
-    flag.status, flag.outcome, flag.note = "resolved", outcome, note
+    flag.status, flag.outcome, flag.note = FlagStatus.RESOLVED, outcome, note
     flag.resolved_at, flag.updated_at = now, now
     _event(session, flag, actor, "resolved", {"outcome": outcome}, now)
     alerts.flag_taken(session=session, flag=flag, actor=actor)
@@ -492,8 +494,8 @@ def request_contact(
         graduate=graduate,
         now=now,
         signal=flag_rules.Signal(
-            "contact_request",
-            "mood",
+            FlagKind.CONTACT_REQUEST,
+            FlagSource.MOOD,
             "graduate_asked",
             "Asked in the app to talk to someone from their care team.",
             {},

@@ -31,6 +31,7 @@ from api.notifications.service import Planned, enqueue
 from api.plans.models import Appointment, AppointmentReport
 from api.programs.models import Program
 from api.timeline import local_today, phase_for
+from api.vocabulary import FlagKind, FlagSource, FlagStatus, NotificationKind
 
 NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "bam": "BAM (substance use)"}
 BATCH_SIZE = 2000
@@ -154,7 +155,7 @@ def signals_for(
     days = (local_today(graduate.timezone, now) - graduate.graduation_date).days
     if days < 0:
         return []
-    watched_sources = {f.source for f in flags if f.kind == "watch" and f.status in OPEN}
+    watched_sources = {f.source for f in flags if f.kind == FlagKind.WATCH and f.status in OPEN}
     found = _missed_forms(answered, graduate, days, flags)
     inactive = _inactive(graduate, days, now, rules)
     if inactive is not None:
@@ -183,15 +184,17 @@ def _missed_forms(
         )
 
     everything = seen(part2=True)
-    part2_shaped = any(f.kind in INTENSIFYING and f.source == "substance_use" for f in flags)
+    part2_shaped = any(
+        f.kind in INTENSIFYING and f.source == FlagSource.SUBSTANCE_USE for f in flags
+    )
     found = []
     for form in everything.forms:
         if form == "bam":
-            tried = [(everything, "substance_use")]
+            tried = [(everything, FlagSource.SUBSTANCE_USE)]
         elif part2_shaped:
-            tried = [(seen(part2=False), "mood"), (everything, "substance_use")]
+            tried = [(seen(part2=False), FlagSource.MOOD), (everything, FlagSource.SUBSTANCE_USE)]
         else:
-            tried = [(everything, "mood")]
+            tried = [(everything, FlagSource.MOOD)]
         for cadence, source in tried:
             missed = _missed_twice(answered, cadence, form, days)
             if missed:
@@ -216,7 +219,7 @@ def _missed_twice(answered: list[Any], cadence: Cadence, form: str, days: int) -
 
 def _missed_signal(form: str, source: str, due_dates: list[date]) -> flag_rules.Signal:
     return flag_rules.Signal(
-        "disengaged",
+        FlagKind.DISENGAGED,
         source,
         f"{form}_missed_twice",
         f"Missed the last two {NAMES[form]} check-ins (due {_day(due_dates[0])} and "
@@ -238,8 +241,8 @@ def _inactive(
     if quiet < limit:
         return None
     return flag_rules.Signal(
-        "disengaged",
-        "mood",
+        FlagKind.DISENGAGED,
+        FlagSource.MOOD,
         "no_app_activity",
         f"Has not opened the app for {quiet} days (the limit in this phase is {limit}).",
         {
@@ -258,8 +261,8 @@ def _missed_appointments(latest: list[Any]) -> flag_rules.Signal | None:
     if len(latest) < 2 or any(row.status != "missed" for row in latest):
         return None
     return flag_rules.Signal(
-        "disengaged",
-        "mood",
+        FlagKind.DISENGAGED,
+        FlagSource.MOOD,
         "appointments_missed_twice",
         "Reported missing the last two booked appointments.",
         {"missed": [row.occurrence_start.isoformat() for row in reversed(latest)]},
@@ -272,7 +275,7 @@ def _escalate_open_watch(watched_sources: set[str], signal: flag_rules.Signal) -
     if signal.source not in watched_sources:
         return signal
     return flag_rules.Signal(
-        "step_up",
+        FlagKind.STEP_UP,
         signal.source,
         "disengaged_during_watch",
         f"{signal.explanation} This happened while a watch was open.",
@@ -289,7 +292,7 @@ def during_watch(
     watched = set(
         session.scalars(
             select(Flag.source).where(
-                Flag.graduate_id == graduate.id, Flag.kind == "watch", Flag.status.in_(OPEN)
+                Flag.graduate_id == graduate.id, Flag.kind == FlagKind.WATCH, Flag.status.in_(OPEN)
             )
         )
     )
@@ -304,14 +307,14 @@ def escalate(*, session: Session, now: datetime) -> int:
         select(Flag, Program)
         .join(Program, Program.id == Flag.program_id)
         .where(
-            Flag.status == "open",
+            Flag.status == FlagStatus.OPEN,
             Flag.escalated_at.is_(None),
             (
-                (Flag.kind == "urgent")
+                (Flag.kind == FlagKind.URGENT)
                 & (Flag.raised_at <= now - timedelta(minutes=flag_rules.SHORTEST_URGENT_MINUTES))
             )
             | (
-                (Flag.kind == "step_up")
+                (Flag.kind == FlagKind.STEP_UP)
                 & (Flag.raised_at <= now - timedelta(hours=flag_rules.SHORTEST_STEP_UP_HOURS))
             ),
         )
@@ -321,7 +324,7 @@ def escalate(*, session: Session, now: datetime) -> int:
         rules = configuration.rules_for(program)
         limit = (
             timedelta(minutes=rules.escalate_urgent_minutes)
-            if flag.kind == "urgent"
+            if flag.kind == FlagKind.URGENT
             else timedelta(hours=rules.escalate_step_up_hours)
         )
         if flag.raised_at > now - limit:
@@ -339,7 +342,10 @@ def escalate(*, session: Session, now: datetime) -> int:
         )
         # Staff escalations ignore quiet hours (DOMAIN.md rule 8): due now, never expiring.
         subject = f"flag:{flag.id}:escalated"
-        pushes += [Planned(user, "escalation", subject, now, link=str(flag.id)) for user in on_call]
+        pushes += [
+            Planned(user, NotificationKind.ESCALATION, subject, now, link=str(flag.id))
+            for user in on_call
+        ]
         escalated += 1
     enqueue(session, items=pushes, now=now)
     return escalated

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api import access
 from api.audit import service as audit
 from api.auth import Actor
+from api.db import rowcount
 from api.errors import Invalid
 from api.graduates.models import Consent
 
@@ -90,12 +91,12 @@ def withdraw_for_therapist(
             Consent.graduate_id == graduate_id, Consent.therapist_user_id == therapist_user_id
         )
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def for_graduate(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> Select[tuple[Consent]]:
+) -> Select[Consent]:
     access.graduate(
         session=session,
         actor=actor,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.auth import Actor
+from api.db import rowcount
 from api.errors import Conflict, Invalid
 from api.graduates.models import EnrollmentCode, Graduate
 from api.plans.calendar import revoke_every_feed
@@ -96,7 +97,7 @@ def redeem(*, session: Session, actor: Actor, code: str, now: datetime) -> Gradu
         .where(EnrollmentCode.id == found.id, EnrollmentCode.used_at.is_(None))
         .values(used_at=now)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         raise Invalid(WRONG_CODE, errors={"code": [WRONG_CODE]})
     # The record may be moving from another login: that login's feeds stop working.
     revoke_every_feed(session=session, user_id=graduate.user_id, graduate_id=graduate.id, now=now)
@@ -113,4 +114,4 @@ def purge_expired(*, session: Session, now: datetime) -> int:
             or_(EnrollmentCode.expires_at <= now, EnrollmentCode.revoked_at.is_not(None)),
         )
     )
-    return result.rowcount or 0
+    return rowcount(result)

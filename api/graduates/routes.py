@@ -34,7 +34,7 @@ class ProgramGraduates(MethodView):
     def get(self, program_id: uuid.UUID):
         """The program's graduates (staff), or the therapist's own caseload."""
         return service.for_program(
-            session=runtime().db.session, actor=g.actor, program_id=program_id
+            session=runtime().db.session(), actor=g.actor, program_id=program_id
         )
 
     @blp.requires("staff")
@@ -44,7 +44,11 @@ class ProgramGraduates(MethodView):
         """Register a graduate and get their single-use enrollment code."""
         rt = runtime()
         return service.register(
-            session=rt.db.session, actor=g.actor, program_id=program_id, now=rt.clock.now(), **body
+            session=rt.db.session(),
+            actor=g.actor,
+            program_id=program_id,
+            now=rt.clock.now(),
+            **body,
         )
 
 
@@ -56,7 +60,7 @@ class GraduateRecord(MethodView):
         """The graduate's record; baseline and substance-use fields need consent."""
         rt = runtime()
         return service.read(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
 
 
@@ -68,7 +72,7 @@ class GraduateEnrollmentCode(MethodView):
         """Issue a new enrollment code; any unused earlier code stops working."""
         rt = runtime()
         code = enrollment.reissue(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
         return {"enrollment_code": code}
 
@@ -82,7 +86,7 @@ class CareTeam(MethodView):
         """Who is on the graduate's care team."""
         rt = runtime()
         return service.care_team(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
 
     @blp.requires("staff")
@@ -92,7 +96,7 @@ class CareTeam(MethodView):
         """Add a therapist by email; invites them to the program if needed."""
         rt = runtime()
         return service.add_to_care_team(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             now=rt.clock.now(),
@@ -108,7 +112,7 @@ class CareTeamEntry(MethodView):
         """Take someone off the care team; their consent ends with it."""
         rt = runtime()
         service.remove_from_care_team(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             member_id=member_id,
@@ -124,7 +128,7 @@ class Enrollments(MethodView):
     def post(self, body: dict):
         """Redeem an enrollment code: links the signed-in person to their graduate record."""
         rt = runtime()
-        session, now = rt.db.session, rt.clock.now()
+        session, now = rt.db.session(), rt.clock.now()
         graduate = enrollment.redeem(session=session, actor=g.actor, code=body["code"], now=now)
         g.actor = g.actor.enrolled_as(graduate.id)
         return service.read(session=session, actor=g.actor, graduate_id=graduate.id, now=now)
@@ -139,7 +143,7 @@ class Consents(MethodView):
         """What the graduate shares, with whom."""
         rt = runtime()
         return consents.for_graduate(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
 
 
@@ -152,7 +156,7 @@ class ConsentEntry(MethodView):
         """Share check-ins (and, separately, substance-use records) with a care-team therapist."""
         rt = runtime()
         return consents.grant(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             therapist_user_id=therapist_user_id,
@@ -166,7 +170,7 @@ class ConsentEntry(MethodView):
         """Withdraw consent; it takes effect at once."""
         rt = runtime()
         consents.withdraw(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             therapist_user_id=therapist_user_id,

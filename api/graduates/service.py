@@ -141,9 +141,7 @@ def read(
     }
 
 
-def for_program(
-    *, session: Session, actor: Actor, program_id: uuid.UUID
-) -> Select[tuple[Graduate]]:
+def for_program(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Select[Graduate]:
     """Staff see the program's graduates; a therapist sees their own caseload."""
     role = Role.STAFF if actor.has_role(program_id, Role.STAFF) else Role.THERAPIST
     access.program(session=session, actor=actor, program_id=program_id, role=role)
@@ -158,7 +156,7 @@ def for_program(
 
 def care_team(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> Select[tuple[CareTeamMember]]:
+) -> Select[CareTeamMember]:
     access.graduate(
         session=session,
         actor=actor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
@@ -57,6 +58,8 @@ class Group(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     archived_at: Mapped[datetime | None]
+    if TYPE_CHECKING:
+        seats_taken: Mapped[int]  # a column_property, mapped below once GroupMember exists
 
     @property
     def starts_at_local(self) -> datetime:
@@ -64,7 +67,7 @@ class Group(UUIDPrimaryKey, Base):
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_taken, 0)  # seats_taken: mapped below
+        return max(self.capacity - self.seats_taken, 0)
 
 
 class GroupMember(Base):

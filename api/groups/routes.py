@@ -28,11 +28,11 @@ EVERYONE = ("coordinator", "staff", "graduate")
 
 def _context() -> dict[str, Any]:
     rt = runtime()
-    return {"session": rt.db.session, "actor": g.actor, "now": rt.clock.now()}
+    return {"session": rt.db.session(), "actor": g.actor, "now": rt.clock.now()}
 
 
 def _reader() -> dict[str, Any]:
-    return {"session": runtime().db.session, "actor": g.actor}
+    return {"session": runtime().db.session(), "actor": g.actor}
 
 
 def _instant(start: str) -> datetime:
@@ -272,5 +272,5 @@ class GroupCalendarFile(MethodView):
     def get(self, token: str):
         """The iCalendar file behind a secret group feed (no sign-in: the address is the key)."""
         rt = runtime()
-        body = calendar.render(session=rt.db.session, token=token, now=rt.clock.now())
+        body = calendar.render(session=rt.db.session(), token=token, now=rt.clock.now())
         return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-store"})

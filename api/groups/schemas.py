@@ -15,6 +15,9 @@ def _group_fields(*, new: bool) -> dict[str, fields.Field]:
     def need(**options: Any) -> dict[str, Any]:
         return {"required": True, **options} if new else options
 
+    def default(value: Any) -> dict[str, Any]:
+        return {"load_default": value} if new else {}
+
     return {
         "name": fields.String(**need(validate=validate.Length(1, 120))),
         "kind": fields.String(**need(validate=validate.OneOf(KINDS))),
@@ -22,18 +25,16 @@ def _group_fields(*, new: bool) -> dict[str, fields.Field]:
         "location": fields.String(
             allow_none=True,
             validate=validate.Length(1, 300),
-            **({"load_default": None} if new else {}),
+            **default(None),
         ),
         "video_url": fields.URL(
             allow_none=True,
             schemes={"https"},
             validate=validate.Length(1, 500),
-            **({"load_default": None} if new else {}),
+            **default(None),
         ),
         "capacity": fields.Integer(**need(strict=True, validate=validate.Range(1, MAX_CAPACITY))),
-        "description": fields.String(
-            validate=validate.Length(0, 4000), **({"load_default": ""} if new else {})
-        ),
+        "description": fields.String(validate=validate.Length(0, 4000), **default("")),
         "facilitator": fields.String(**need(validate=validate.Length(1, 120))),
         "timezone": fields.String(
             **need(validate=validate.Length(1, 64), metadata={"example": "America/New_York"})

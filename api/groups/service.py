@@ -207,7 +207,7 @@ def create(
 
 def listed(
     *, session: Session, actor: Actor, program_id: uuid.UUID, archived: bool
-) -> Select[tuple[Group]]:
+) -> Select[Group]:
     """Every group for its coordinators and staff; the running ones for its graduates."""
     me = access.group_program(session=session, actor=actor, program_id=program_id, manage=False)
     statement = select(Group).where(Group.program_id == program_id)
@@ -565,9 +565,9 @@ def record_attendance(
         )
     existing = {row.graduate_id: row for row in _attendance_at(session, group_id, original_start)}
     newly_absent = []
-    for graduate_id, row in existing.items():
+    for graduate_id, recorded in existing.items():
         if graduate_id not in wanted:
-            session.delete(row)
+            session.delete(recorded)
     for graduate_id, status in wanted.items():
         row = existing.get(graduate_id)
         if row is None:
@@ -735,7 +735,7 @@ def leave(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetime)
     _fill_seats(session, allowed.group)
 
 
-def members(*, session: Session, actor: Actor, group_id: uuid.UUID) -> Select[tuple[GroupMember]]:
+def members(*, session: Session, actor: Actor, group_id: uuid.UUID) -> Select[GroupMember]:
     """The group's coordinators see every member and the waitlist, by display name."""
     access.group(session=session, actor=actor, group_id=group_id, manage=True)
     return (
@@ -869,7 +869,7 @@ def announce(
 
 def announcements(
     *, session: Session, actor: Actor, group_id: uuid.UUID
-) -> Select[tuple[GroupAnnouncement]]:
+) -> Select[GroupAnnouncement]:
     allowed = access.group(session=session, actor=actor, group_id=group_id, manage=False)
     if not allowed.manages:
         _seated_member(session, allowed)

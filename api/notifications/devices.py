@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from api.db import rowcount
 from api.notifications.models import Device
 
 
@@ -44,7 +45,7 @@ def unregister(*, session: Session, user_id: uuid.UUID, token_or_id: str) -> int
         delete(Device).where(Device.user_id == user_id, or_(*match)),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def unregister_all(*, session: Session, user_id: uuid.UUID) -> int:
@@ -53,4 +54,4 @@ def unregister_all(*, session: Session, user_id: uuid.UUID) -> int:
         delete(Device).where(Device.user_id == user_id),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return rowcount(result)

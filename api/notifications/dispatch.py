@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from api.clock import Clock, FrozenClock
 from api.config import Settings
+from api.db import rowcount
 from api.notifications import mail, senders, texts
 from api.notifications.models import (
     ALERT_PRIORITY,
@@ -53,6 +54,7 @@ from api.notifications.models import (
     Notification,
 )
 from api.notifications.senders import QUOTA, TRANSIENT, UNREGISTERED, Outcome, Push, Sender
+from api.vocabulary import NotificationStatus
 
 log = logging.getLogger("api.notifications")
 
@@ -180,7 +182,7 @@ class Dispatcher:
             self._recover_expired_claims(session, now)
             due = (
                 select(TABLE.c.id)
-                .where(TABLE.c.status == "pending", TABLE.c.next_attempt_at <= now)
+                .where(TABLE.c.status == NotificationStatus.PENDING, TABLE.c.next_attempt_at <= now)
                 .order_by(TABLE.c.priority, TABLE.c.next_attempt_at)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
@@ -189,7 +191,7 @@ class Dispatcher:
                 update(TABLE)
                 .where(TABLE.c.id.in_(due.scalar_subquery()))
                 .values(
-                    status="claimed",
+                    status=NotificationStatus.CLAIMED,
                     claimed_by=batch.claim,
                     claim_expires_at=now + self.lease,
                     attempts=TABLE.c.attempts + 1,
@@ -224,10 +226,14 @@ class Dispatcher:
                 for row in claimed
                 if row.kind in EMAIL_KINDS and row.user_id not in batch.emails
             } - skip
-            self._finish(session, batch.claim, expired, status="expired", now=now)
-            self._finish(session, batch.claim, superseded, status="superseded", now=now)
-            self._finish(session, batch.claim, abandoned, status="failed", now=now)
-            self._finish(session, batch.claim, unaddressed, status="cancelled", now=now)
+            self._finish(session, batch.claim, expired, status=NotificationStatus.EXPIRED, now=now)
+            self._finish(
+                session, batch.claim, superseded, status=NotificationStatus.SUPERSEDED, now=now
+            )
+            self._finish(session, batch.claim, abandoned, status=NotificationStatus.FAILED, now=now)
+            self._finish(
+                session, batch.claim, unaddressed, status=NotificationStatus.CANCELLED, now=now
+            )
             report.expired, report.superseded = len(expired), len(superseded)
             report.failed, report.cancelled = len(abandoned), len(unaddressed)
             skip |= unaddressed
@@ -260,13 +266,13 @@ class Dispatcher:
         was only slow it can still record them until another pass claims them."""
         stale = (
             select(TABLE.c.id)
-            .where(TABLE.c.status == "claimed", TABLE.c.claim_expires_at <= now)
+            .where(TABLE.c.status == NotificationStatus.CLAIMED, TABLE.c.claim_expires_at <= now)
             .with_for_update(skip_locked=True)
         )
         session.execute(
             update(TABLE)
             .where(TABLE.c.id.in_(stale.scalar_subquery()))
-            .values(status="pending", claim_expires_at=None)
+            .values(status=NotificationStatus.PENDING, claim_expires_at=None)
         )
 
     def _superseded(self, session: Session, ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
@@ -284,7 +290,13 @@ class Dispatcher:
                     newer.collapse_key == mine.c.collapse_key,
                     newer.due_at > mine.c.due_at,
                     newer.due_at <= now,
-                    newer.status.in_(("pending", "claimed", "sent")),
+                    newer.status.in_(
+                        (
+                            NotificationStatus.PENDING,
+                            NotificationStatus.CLAIMED,
+                            NotificationStatus.SENT,
+                        )
+                    ),
                 ),
             )
             .where(mine.c.id.in_(ids))
@@ -397,36 +409,50 @@ class Dispatcher:
                     failed.append({"b_id": row.id, "b_error": str(code)[:200]})
         retried = failures = 0
         try:
-            ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(("claimed", "pending"))
-            sent = self._finish(session, batch.claim, pushed, "sent", now, via="push")
-            inboxed = self._finish(session, batch.claim, to_inbox, "sent", now, via="inbox")
-            sent += self._finish(session, batch.claim, emailed, "sent", now, via="email")
+            ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(
+                (NotificationStatus.CLAIMED, NotificationStatus.PENDING)
+            )
+            sent = self._finish(
+                session, batch.claim, pushed, NotificationStatus.SENT, now, via="push"
+            )
+            inboxed = self._finish(
+                session, batch.claim, to_inbox, NotificationStatus.SENT, now, via="inbox"
+            )
+            sent += self._finish(
+                session, batch.claim, emailed, NotificationStatus.SENT, now, via="email"
+            )
             if retries:
-                retried = session.execute(
-                    update(TABLE)
-                    .where(TABLE.c.id == bindparam("b_id"), ours)
-                    .values(
-                        status="pending",
-                        next_attempt_at=bindparam("b_next"),
-                        last_error=bindparam("b_error"),
-                        claimed_by=None,
-                        claim_expires_at=None,
-                    ),
-                    retries,
-                ).rowcount
+                retried = rowcount(
+                    session.execute(
+                        update(TABLE)
+                        .where(TABLE.c.id == bindparam("b_id"), ours)
+                        .values(
+                            status=NotificationStatus.PENDING,
+                            next_attempt_at=bindparam("b_next"),
+                            last_error=bindparam("b_error"),
+                            claimed_by=None,
+                            claim_expires_at=None,
+                        ),
+                        retries,
+                    )
+                )
             if failed:
-                failures = session.execute(
-                    update(TABLE)
-                    .where(TABLE.c.id == bindparam("b_id"), ours)
-                    .values(
-                        status="failed", last_error=bindparam("b_error"), claim_expires_at=None
-                    ),
-                    failed,
-                ).rowcount
+                failures = rowcount(
+                    session.execute(
+                        update(TABLE)
+                        .where(TABLE.c.id == bindparam("b_id"), ours)
+                        .values(
+                            status=NotificationStatus.FAILED,
+                            last_error=bindparam("b_error"),
+                            claim_expires_at=None,
+                        ),
+                        failed,
+                    )
+                )
             if dead_tokens:
-                report.tokens_deleted = session.execute(
-                    delete(Device).where(Device.token.in_(dead_tokens))
-                ).rowcount
+                report.tokens_deleted = rowcount(
+                    session.execute(delete(Device).where(Device.token.in_(dead_tokens)))
+                )
             session.commit()
         except BaseException:
             session.rollback()
@@ -453,20 +479,20 @@ class Dispatcher:
         if not ids:
             return 0
         values: dict = {"status": status, "claim_expires_at": None}
-        if status == "failed":
+        if status == NotificationStatus.FAILED:
             values["last_error"] = "abandoned: claimed but never recorded"
-        if status == "sent":
+        if status == NotificationStatus.SENT:
             values.update(sent_at=now, delivered_via=via, last_error=None)
         result = session.execute(
             update(TABLE)
             .where(
                 TABLE.c.id.in_(list(ids)),
                 TABLE.c.claimed_by == claim,
-                TABLE.c.status.in_(("claimed", "pending")),
+                TABLE.c.status.in_((NotificationStatus.CLAIMED, NotificationStatus.PENDING)),
             )
             .values(**values)
         )
-        return result.rowcount or 0
+        return rowcount(result)
 
     def _backoff(self, attempts: int, errors: list[Outcome]) -> timedelta:
         """Exponential from BACKOFF, capped, with full jitter on its upper half; a 429's

@@ -16,33 +16,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UUIDPrimaryKey
 from api.users.models import User
+from api.vocabulary import NotificationKind
 
 PLATFORMS = ("android", "ios", "web")
-KINDS = (
-    "skill_practice",
-    "check_in_due",
-    "check_in_nudge",
-    "appointment_before",
-    "appointment_followup",
-    "group_meeting",
-    "group_announcement",
-    "escalation",
-    "summary_ready",
-    "alert",  # an urgent or step-up flag, to the care team (api.flags.alerts)
-    "alert_email",
-    "summary_ready_email",
-)
+KINDS = tuple(NotificationKind)
 # These go to the person's verified email channel, not to their devices, and are not in
 # the inbox (the inbox already has the push kind of the same thing).
-EMAIL_KINDS = ("alert_email", "summary_ready_email")
-ALERT_KINDS = ("alert", "alert_email")
+EMAIL_KINDS = (NotificationKind.ALERT_EMAIL, NotificationKind.SUMMARY_READY_EMAIL)
+ALERT_KINDS = (NotificationKind.ALERT, NotificationKind.ALERT_EMAIL)
 # The priority lane: dispatchers claim lower numbers first, so an alert raised while the
 # 09:00 reminders drain is in the very next batch.
 ALERT_PRIORITY, DEFAULT_PRIORITY = 0, 1
-# pending → claimed → sent | failed, or back to pending (retry later);
-# pending → cancelled (task done) | superseded (a newer one of its collapse key) | expired.
-STATUSES = ("pending", "claimed", "sent", "failed", "cancelled", "superseded", "expired")
-FINAL = ("sent", "failed", "cancelled", "superseded", "expired")
 
 
 class Device(UUIDPrimaryKey, Base):
@@ -78,7 +62,7 @@ class Notification(UUIDPrimaryKey, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     graduate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("graduates.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))  # a NotificationKind
     # Opaque: what it is about ("phq9:2026-11-23", an appointment occurrence, a flag id).
     subject: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime]
@@ -88,7 +72,7 @@ class Notification(UUIDPrimaryKey, Base):
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(String(240))
     link: Mapped[str | None] = mapped_column(String(200))  # opaque deep-link id
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12))  # a NotificationStatus
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(100))

@@ -31,7 +31,7 @@ class Devices(MethodView):
         """Register this phone's FCM token (again: harmless; someone else's: it moves to you)."""
         rt = runtime()
         return devices.register(
-            session=rt.db.session, user_id=g.actor.user_id, now=rt.clock.now(), **body
+            session=rt.db.session(), user_id=g.actor.user_id, now=rt.clock.now(), **body
         )
 
 
@@ -42,7 +42,7 @@ class DeviceEntry(MethodView):
     def delete(self, token_or_id: str):
         """Stop pushes to one of my devices, by its token or id (unknown: still 204)."""
         devices.unregister(
-            session=runtime().db.session, user_id=g.actor.user_id, token_or_id=token_or_id
+            session=runtime().db.session(), user_id=g.actor.user_id, token_or_id=token_or_id
         )
 
 
@@ -55,7 +55,7 @@ class GraduateInbox(MethodView):
         """What was sent to me, newest first, whether or not the push arrived."""
         rt = runtime()
         return service.graduate_inbox(
-            session=rt.db.session, actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, graduate_id=graduate_id, now=rt.clock.now()
         )
 
 
@@ -67,7 +67,7 @@ class GraduateInboxRead(MethodView):
         """Mark one as read (again: no change)."""
         rt = runtime()
         return service.mark_read(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             notification_id=notification_id,
@@ -94,7 +94,7 @@ class MyInboxRead(MethodView):
         """Mark one of mine as read."""
         rt = runtime()
         return service.mark_read(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             notification_id=notification_id,
             now=rt.clock.now(),
@@ -107,7 +107,7 @@ class MyEmailChannel(MethodView):
     @blp.response(200, EmailChannelOut)
     def get(self):
         """My email channel for alerts and summary notices (404: none)."""
-        return channels.mine(session=runtime().db.session, actor=g.actor)
+        return channels.mine(session=runtime().db.session(), actor=g.actor)
 
     @blp.requires("staff", "therapist")
     @blp.arguments(EmailChannelSet)
@@ -116,7 +116,7 @@ class MyEmailChannel(MethodView):
         """Set the address; a 6-digit code goes to it, and it is used once verified."""
         rt = runtime()
         return channels.set_address(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             email=body["email"],
             sender=mail.configured_sender(rt.settings),
@@ -127,7 +127,7 @@ class MyEmailChannel(MethodView):
     @blp.response(204)
     def delete(self):
         """No more emails (none: still 204)."""
-        channels.remove(session=runtime().db.session, actor=g.actor)
+        channels.remove(session=runtime().db.session(), actor=g.actor)
 
 
 @blp.route("/me/email-channel/verify")
@@ -139,5 +139,5 @@ class MyEmailChannelVerify(MethodView):
         """Confirm the address with the code sent to it (5 tries, 30 minutes)."""
         rt = runtime()
         return channels.verify(
-            session=rt.db.session, actor=g.actor, code=body["code"], now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, code=body["code"], now=rt.clock.now()
         )

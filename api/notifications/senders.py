@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from api.config import ConfigError, Settings
+from api.vocabulary import NotificationKind
 
 log = logging.getLogger("api.notifications")
 
@@ -28,7 +29,7 @@ UNREGISTERED = "unregistered"  # the token is dead (or not ours): delete it
 QUOTA = "quota"  # 429: back off with jitter, retry later
 TRANSIENT = "transient"  # 5xx, timeouts, connection errors: bounded retries
 REJECTED = "rejected"  # FCM refused this message (400): retrying will not help
-HIGH_PRIORITY = ("alert", "escalation")
+HIGH_PRIORITY = (NotificationKind.ALERT, NotificationKind.ESCALATION)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def use_fcm_endpoint(app: Any, base_url: str | None, *, env: str) -> str:
 
     The one place that touches firebase-admin's private parts (7.x has no endpoint
     setting): `_MessagingService._fcm_url`, built from the class attribute `FCM_URL`.
-    tests/test_fcm_sender.py fails loudly if either disappears. Production refuses
+    tests/test_push_delivery.py fails loudly if either disappears. Production refuses
     anything but Google's host. Returns the send URL in use.
 
     Retries: the SDK retries 500/503 four times and honours 429 Retry-After inside the

@@ -24,8 +24,7 @@ For the planner (api/reminders, flags, groups), exactly these:
         a digest). Rows planned ahead for later slots are not touched until a newer one
         is due.
 
-    cancel(session, *, user_id=None, graduate_id=None, kind=None, subject=None,
-           now: datetime) -> int
+    cancel(session, *, user_id=None, graduate_id=None, kind=None, subject=None) -> int
         Cancels pending rows (a completed task cancels its reminders) of that user or
         graduate; `kind` may be one kind or several, None for all; `subject` None for
         all subjects. Rows already claimed by a dispatcher are in flight and left alone.
@@ -43,10 +42,11 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api import access
 from api.auth import Actor
+from api.db import rowcount
 from api.errors import NotFound
 from api.notifications.models import (
     ALERT_KINDS,
@@ -57,14 +57,17 @@ from api.notifications.models import (
     Notification,
 )
 from api.notifications.texts import TEXTS
+from api.vocabulary import NotificationStatus
 
 # The inbox shows what was meant to reach the person by now, even if the push was lost
 # (failed: FCM kept refusing; sent via "inbox": they had no device).
-SHOWN = ("sent", "failed")
+SHOWN = (NotificationStatus.SENT, NotificationStatus.FAILED)
 ROWS_PER_STATEMENT = 1000
 UNIQUE_KEY = ("user_id", "kind", "subject", "due_at")
 # Alerts jump the queue (the dispatchers' priority lane); the kind decides, not the caller.
-PRIORITY = {kind: ALERT_PRIORITY if kind in ALERT_KINDS else DEFAULT_PRIORITY for kind in KINDS}
+PRIORITY: dict[str, int] = {
+    kind: ALERT_PRIORITY if kind in ALERT_KINDS else DEFAULT_PRIORITY for kind in KINDS
+}
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def _row(item: Planned, now: datetime) -> dict[str, Any]:
         "body": body,
         "link": item.link,
         "priority": PRIORITY[item.kind],
-        "status": "pending",
+        "status": NotificationStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": item.due_at,
         "created_at": now,
@@ -198,12 +201,11 @@ def cancel(
     graduate_id: uuid.UUID | None = None,
     kind: str | Iterable[str] | None = None,
     subject: str | None = None,
-    now: datetime,
 ) -> int:
     """Cancel pending rows of one user or graduate; how many were cancelled."""
     if (user_id is None) == (graduate_id is None):
         raise ValueError("cancel needs exactly one of user_id and graduate_id")
-    statement = update(Notification).where(Notification.status == "pending")
+    statement = update(Notification).where(Notification.status == NotificationStatus.PENDING)
     if user_id is not None:
         statement = statement.where(Notification.user_id == user_id)
     else:
@@ -214,20 +216,38 @@ def cancel(
     if subject is not None:
         statement = statement.where(Notification.subject == subject)
     result = session.execute(
-        statement.values(status="cancelled", claimed_by=None, last_error=None),
+        statement.values(status=NotificationStatus.CANCELLED, claimed_by=None, last_error=None),
         execution_options={"synchronize_session": False},
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
-def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[tuple[Notification]]:
-    """What reached (or was meant to reach) this person by now, newest first."""
+def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[Notification]:
+    """What reached (or was meant to reach) this person by now, newest first. Reminders of
+    one kind due at one moment (two forms opening together) read the same and went out as
+    one push, so the inbox shows them once."""
+    twin = aliased(Notification)
+    earlier_twin = (
+        select(twin.id)
+        .where(
+            twin.user_id == Notification.user_id,
+            twin.kind == Notification.kind,
+            twin.collapse_key == Notification.collapse_key,
+            twin.title == Notification.title,
+            twin.body == Notification.body,
+            twin.due_at == Notification.due_at,
+            twin.status.in_(SHOWN),
+            twin.id < Notification.id,
+        )
+        .exists()
+    )
     return (
         select(Notification)
         .where(
             Notification.user_id == user_id,
             Notification.status.in_(SHOWN),
             Notification.due_at <= now,
+            ~earlier_twin,
             Notification.kind.not_in(EMAIL_KINDS),
         )
         .order_by(Notification.due_at.desc(), Notification.id)
@@ -236,7 +256,7 @@ def inbox(*, user_id: uuid.UUID, now: datetime) -> Select[tuple[Notification]]:
 
 def graduate_inbox(
     *, session: Session, actor: Actor, graduate_id: uuid.UUID, now: datetime
-) -> Select[tuple[Notification]]:
+) -> Select[Notification]:
     """A graduate's own inbox: theirs alone; staff and therapists have their own."""
     _own(session, actor, graduate_id, "notification.list", now)
     return inbox(user_id=actor.user_id, now=now)

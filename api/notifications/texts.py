@@ -11,25 +11,42 @@ summaries. No graduate's name, score, answer or anything Part 2 is ever in it.
 
 from __future__ import annotations
 
+from api.vocabulary import NotificationKind
+
 TEXTS: dict[str, tuple[str, str]] = {
-    "skill_practice": ("A reminder from your plan", "Take a moment for today's practice."),
-    "check_in_due": ("You have a check-in", "A short check-in is ready when you are."),
-    "check_in_nudge": ("Your check-in is still open", "There is still time to answer it."),
-    "appointment_before": ("A reminder from your plan", "You have something coming up."),
-    "appointment_followup": ("A quick question", "Open the app to tell us how it went."),
-    "group_meeting": ("A reminder from your plan", "Your group meets soon."),
-    "group_announcement": ("Something new for you", "Open the app to read it."),
-    "escalation": ("Needs your attention", "Open the console to review."),
-    "summary_ready": ("Your summary is ready", "Open the app to see it."),
-    "alert": (
+    NotificationKind.SKILL_PRACTICE: (
+        "A reminder from your plan",
+        "Take a moment for today's practice.",
+    ),
+    NotificationKind.CHECK_IN_DUE: (
+        "You have a check-in",
+        "A short check-in is ready when you are.",
+    ),
+    NotificationKind.CHECK_IN_NUDGE: (
+        "Your check-in is still open",
+        "There is still time to answer it.",
+    ),
+    NotificationKind.APPOINTMENT_BEFORE: (
+        "A reminder from your plan",
+        "You have something coming up.",
+    ),
+    NotificationKind.APPOINTMENT_FOLLOWUP: (
+        "A quick question",
+        "Open the app to tell us how it went.",
+    ),
+    NotificationKind.GROUP_MEETING: ("A reminder from your plan", "Your group meets soon."),
+    NotificationKind.GROUP_ANNOUNCEMENT: ("Something new for you", "Open the app to read it."),
+    NotificationKind.ESCALATION: ("Needs your attention", "Open the console to review."),
+    NotificationKind.SUMMARY_READY: ("Your summary is ready", "Open the app to see it."),
+    NotificationKind.ALERT: (
         "A graduate needs follow-up",
         "A graduate on your caseload needs follow-up. Open the console to review.",
     ),
-    "alert_email": (
+    NotificationKind.ALERT_EMAIL: (
         "A graduate on your caseload needs follow-up",
         "A graduate on your caseload needs follow-up. Sign in to the console to review it.",
     ),
-    "summary_ready_email": (
+    NotificationKind.SUMMARY_READY_EMAIL: (
         "Your weekly summaries are ready",
         "Your weekly summaries are ready. Sign in to the console to read them.",
     ),
@@ -37,7 +54,10 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 # Where an email's sign-in link goes in the console; `{link}` is the row's opaque id (for
 # an alert, the flag's id: the console signs the person in, then opens what it names).
-EMAIL_LINKS = {"alert_email": "/open/{link}", "summary_ready_email": "/summaries"}
+EMAIL_LINKS: dict[str, str] = {
+    NotificationKind.ALERT_EMAIL: "/open/{link}",
+    NotificationKind.SUMMARY_READY_EMAIL: "/summaries",
+}
 
 
 def email_body(kind: str, link: str | None, console_url: str) -> str:

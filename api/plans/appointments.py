@@ -233,7 +233,6 @@ def report(
         graduate_id=graduate_id,
         appointment_id=appointment_id,
         occurrence_start=occurrence_start,
-        now=now,
     )
     return entry
 

@@ -7,12 +7,13 @@ import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
+from dateutil.rrule import rrulestr
+from icalendar import vRecur
 
 from api.errors import Invalid
 
 MAX_OCCURRENCES = 260  # five years of weekly sessions
-ALLOWED_FREQUENCIES = {DAILY, WEEKLY, MONTHLY, YEARLY}
+ALLOWED_FREQUENCIES = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 RULE = re.compile(r"^(RRULE:)?[A-Z0-9=;,+\-]+$")
 RULE_HELP = "an RFC 5545 RRULE in the graduate's local time, e.g. FREQ=WEEKLY;COUNT=12"
 
@@ -44,18 +45,20 @@ def check_rrule(rule: str, start_local: datetime) -> None:
     if not RULE.match(rule) or "DTSTART" in rule.upper():
         raise Invalid("Recurrence rule not understood.", errors={"rrule": [RULE_HELP]})
     try:
-        parsed = rrulestr(rule, dtstart=start_local, forceset=False)
+        # icalendar reads the rule's parts; dateutil expands it (icalendar cannot).
+        parts = vRecur.from_ical(rule.removeprefix("RRULE:"))
+        expanded = rrulestr(rule, dtstart=start_local, forceset=False)
     except (ValueError, TypeError):
         raise Invalid("Recurrence rule not understood.", errors={"rrule": [RULE_HELP]}) from None
-    if getattr(parsed, "_freq", None) not in ALLOWED_FREQUENCIES:
+    if (parts.get("FREQ") or [None])[0] not in ALLOWED_FREQUENCIES:
         raise Invalid(
             "Recurrence too frequent.", errors={"rrule": ["FREQ must be DAILY or less often"]}
         )
-    if parsed._count is None and parsed._until is None:
+    if "COUNT" not in parts and "UNTIL" not in parts:
         raise Invalid(
             "Recurrence never ends.", errors={"rrule": ["give COUNT or UNTIL so it ends"]}
         )
-    for index, _ in enumerate(parsed):
+    for index, _ in enumerate(expanded):
         if index >= MAX_OCCURRENCES:
             raise Invalid(
                 "Recurrence has too many occurrences.",

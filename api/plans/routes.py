@@ -26,7 +26,7 @@ def _content() -> ProgramCatalogue:
 
 def _context() -> dict[str, Any]:
     rt = runtime()
-    return {"session": rt.db.session, "actor": g.actor, "now": rt.clock.now()}
+    return {"session": rt.db.session(), "actor": g.actor, "now": rt.clock.now()}
 
 
 def _write_context() -> dict[str, Any]:
@@ -291,5 +291,5 @@ class CalendarFile(MethodView):
     @blp.response(200, content_type="text/calendar")
     def get(self, token: str):
         """The iCalendar file behind a secret feed address (no sign-in: the address is the key)."""
-        body = calendar.render(session=runtime().db.session, token=token)
+        body = calendar.render(session=runtime().db.session(), token=token)
         return Response(body, mimetype="text/calendar", headers={"Cache-Control": "no-store"})

@@ -149,7 +149,7 @@ def changes(
     graduate_id: uuid.UUID,
     since: datetime | None,
     now: datetime,
-) -> Select[tuple[PlanChange]]:
+) -> Select[PlanChange]:
     """What changed, newest first: "what changed since last week" for a therapist."""
     access.graduate(
         session=session,

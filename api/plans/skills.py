@@ -200,9 +200,7 @@ def log_practice(
     session.add(entry)
     session.flush()
     if done:
-        reminders.skill_practised(
-            session=session, graduate=graduate, practiced_at=practiced_at, now=now
-        )
+        reminders.skill_practised(session=session, graduate=graduate, practiced_at=practiced_at)
     return entry
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from api import access
 from api.auth import Actor
+from api.db import Base, rowcount
 from api.errors import Conflict, NotFound
 from api.graduates.models import Graduate
 from api.plans.models import Plan, PlanChange
@@ -98,7 +99,7 @@ def record_change(
         .values(version=read_version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if bumped.rowcount != 1:
+    if rowcount(bumped) != 1:
         raise PreconditionFailed("Someone else changed the plan at the same moment; reload it.")
     set_committed_value(plan, "version", read_version + 1)
     set_committed_value(plan, "updated_at", now)
@@ -132,8 +133,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def get_item(session: Session, model: type, item_id: uuid.UUID, graduate_id: uuid.UUID) -> Any:
-    item = session.get(model, item_id)
+def get_item(
+    session: Session, model: type[Base], item_id: uuid.UUID, graduate_id: uuid.UUID
+) -> Any:
+    item: Any = session.get(model, item_id)  # every model here has a graduate_id
     if item is None or item.graduate_id != graduate_id:
         raise NotFound(f"No {model.__tablename__[:-1].replace('_', ' ')} with that id.")
     return item

@@ -21,7 +21,7 @@ class MyExport(MethodView):
         """Everything we hold about me, as JSON, with my check-ins as a FHIR bundle."""
         rt = runtime()
         body = service.export(
-            session=rt.db.session, actor=g.actor, library=rt.content, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, library=rt.content, now=rt.clock.now()
         )
         return body, {"Content-Disposition": 'attachment; filename="my-data.json"'}
 
@@ -32,7 +32,7 @@ class MyDeletion(MethodView):
     @blp.response(200, Deletion)
     def get(self):
         """Whether my account is scheduled for erasure, and when."""
-        return service.deletion_status(session=runtime().db.session, actor=g.actor)
+        return service.deletion_status(session=runtime().db.session(), actor=g.actor)
 
     @blp.requires("graduate")
     @blp.response(202, Deletion)
@@ -40,14 +40,14 @@ class MyDeletion(MethodView):
         """Erase my account after the program's grace period (30 days unless it says
         otherwise); it keeps working until then and can be cancelled."""
         rt = runtime()
-        return service.request_deletion(session=rt.db.session, actor=g.actor, now=rt.clock.now())
+        return service.request_deletion(session=rt.db.session(), actor=g.actor, now=rt.clock.now())
 
     @blp.requires("graduate")
     @blp.response(204)
     def delete(self):
         """Cancel a scheduled erasure."""
         rt = runtime()
-        service.cancel_deletion(session=rt.db.session, actor=g.actor, now=rt.clock.now())
+        service.cancel_deletion(session=rt.db.session(), actor=g.actor, now=rt.clock.now())
 
 
 @blp.route("/programs/<uuid:program_id>/retention")
@@ -56,7 +56,9 @@ class ProgramRetention(MethodView):
     @blp.response(200, Retention)
     def get(self, program_id: uuid.UUID):
         """How long the program keeps what (its staff)."""
-        return service.retention(session=runtime().db.session, actor=g.actor, program_id=program_id)
+        return service.retention(
+            session=runtime().db.session(), actor=g.actor, program_id=program_id
+        )
 
     @blp.requires("staff")
     @blp.arguments(Retention)
@@ -64,5 +66,5 @@ class ProgramRetention(MethodView):
     def put(self, body: dict, program_id: uuid.UUID):
         """Change the retention settings (its staff); every field is required."""
         return service.change_retention(
-            session=runtime().db.session, actor=g.actor, program_id=program_id, settings=body
+            session=runtime().db.session(), actor=g.actor, program_id=program_id, settings=body
         )

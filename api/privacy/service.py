@@ -34,7 +34,7 @@ from api.audit import service as audit
 from api.audit.models import AuditEvent
 from api.auth import Actor
 from api.content.loader import ContentLibrary
-from api.db import Base
+from api.db import Base, rowcount
 from api.errors import Conflict, Forbidden
 from api.graduates.models import Graduate
 from api.groups.models import GroupCalendarFeed
@@ -42,6 +42,7 @@ from api.notifications.models import Device, Notification
 from api.programs.models import Program, Role
 from api.summaries import fhir
 from api.users.models import User
+from api.vocabulary import NotificationStatus
 
 BATCH = 200
 GRACE_DAYS = (7, 90)
@@ -121,7 +122,7 @@ def export(
         }
         for device in devices
     ]
-    user = session.get(User, actor.user_id)
+    user = session.get_one(User, actor.user_id)
     return {
         "generated_at": now,
         "person": {"email": user.email, "signed_up_at": user.created_at.isoformat()},
@@ -238,7 +239,7 @@ def request_deletion(*, session: Session, actor: Actor, now: datetime) -> dict[s
     keeps their safety plan, crisis lines and care team, and can cancel."""
     graduate = _own_record(session, actor)
     if graduate.erase_after is None:
-        program = session.get(Program, graduate.program_id)
+        program = session.get_one(Program, graduate.program_id)
         graduate.deletion_requested_at = now
         graduate.erase_after = now + timedelta(days=program.deletion_grace_days)
         _audit(session, actor, graduate, "graduate.deletion_requested", now)
@@ -348,9 +349,7 @@ def _erase(session: Session, graduate: Graduate, now: datetime) -> None:
 # --- retention -----------------------------------------------------------------------
 
 
-def pending_deletions(
-    *, session: Session, actor: Actor, program_id: uuid.UUID
-) -> Select[tuple[Graduate]]:
+def pending_deletions(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Select[Graduate]:
     """Deletion requests in their grace period, soonest erasure first (the program's staff:
     they may need to say goodbye, never to stop it; only the graduate can cancel)."""
     access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
@@ -385,16 +384,15 @@ def apply_retention(*, session: Session, now: datetime) -> int:
     for program in session.scalars(select(Program)):
         old = now - timedelta(days=program.inbox_retention_days)
         graduates = select(Graduate.id).where(Graduate.program_id == program.id)
-        removed += (
+        removed += rowcount(
             session.execute(
                 delete(Notification).where(
                     Notification.graduate_id.in_(graduates),
-                    Notification.status != "pending",
+                    Notification.status != NotificationStatus.PENDING,
                     Notification.due_at < old,
                 ),
                 execution_options={"synchronize_session": False},
-            ).rowcount
-            or 0
+            )
         )
         expired = select(Graduate.id).where(
             Graduate.program_id == program.id,
@@ -408,11 +406,8 @@ def apply_retention(*, session: Session, now: datetime) -> int:
                 statement = delete(table).where(table.c.flag_id.in_(owned))
             else:
                 statement = delete(table).where(table.c.graduate_id.in_(expired))
-            removed += (
-                session.execute(
-                    statement, execution_options={"synchronize_session": False}
-                ).rowcount
-                or 0
+            removed += rowcount(
+                session.execute(statement, execution_options={"synchronize_session": False})
             )
         session.commit()
     return removed

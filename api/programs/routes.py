@@ -21,7 +21,7 @@ class ProgramView(MethodView):
     @blp.response(200, ProgramOut)
     def get(self, program_id: uuid.UUID):
         """The program's settings: name, phone, crisis lines, zone, working hours (members)."""
-        return service.read(session=runtime().db.session, actor=g.actor, program_id=program_id)
+        return service.read(session=runtime().db.session(), actor=g.actor, program_id=program_id)
 
     @blp.requires("staff")
     @blp.arguments(ProgramUpdate)
@@ -29,7 +29,7 @@ class ProgramView(MethodView):
     def patch(self, body: dict, program_id: uuid.UUID):
         """Change the name, phone, crisis lines, zone or working hours for alerts (staff)."""
         return service.update(
-            session=runtime().db.session, actor=g.actor, program_id=program_id, **body
+            session=runtime().db.session(), actor=g.actor, program_id=program_id, **body
         )
 
 
@@ -43,7 +43,7 @@ class Members(MethodView):
         """Members of the program (staff)."""
         rt = runtime()
         return service.members(
-            session=rt.db.session, actor=g.actor, program_id=program_id, role=query.get("role")
+            session=rt.db.session(), actor=g.actor, program_id=program_id, role=query.get("role")
         )
 
     @blp.requires("staff")
@@ -53,5 +53,9 @@ class Members(MethodView):
         """Give an email a role; the person gets it when they first sign in with that email."""
         rt = runtime()
         return service.add_member(
-            session=rt.db.session, actor=g.actor, program_id=program_id, now=rt.clock.now(), **body
+            session=rt.db.session(),
+            actor=g.actor,
+            program_id=program_id,
+            now=rt.clock.now(),
+            **body,
         )

@@ -67,7 +67,7 @@ def add_member(
 
 def members(
     *, session: Session, actor: Actor, program_id: uuid.UUID, role: Role | None
-) -> Select[tuple[Membership]]:
+) -> Select[Membership]:
     access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
     statement = select(Membership).where(Membership.program_id == program_id)
     if role is not None:

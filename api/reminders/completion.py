@@ -15,12 +15,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
+from api.db import rowcount
 from api.graduates.models import Graduate
 from api.notifications.models import Notification
 from api.notifications.service import cancel
+from api.vocabulary import NotificationKind, NotificationStatus
 
-CHECK_IN_KINDS = ("check_in_due", "check_in_nudge")
-APPOINTMENT_KINDS = ("appointment_before", "appointment_followup")
+CHECK_IN_KINDS = (NotificationKind.CHECK_IN_DUE, NotificationKind.CHECK_IN_NUDGE)
+APPOINTMENT_KINDS = (NotificationKind.APPOINTMENT_BEFORE, NotificationKind.APPOINTMENT_FOLLOWUP)
 
 
 def skill_subject(day: date, slot: str) -> str:
@@ -57,14 +59,14 @@ def group_meeting_changed(
         else group_meeting_subject(group_id, original_start)
     )
     statement = delete(Notification).where(
-        Notification.status == "pending",
-        Notification.kind == "group_meeting",
+        Notification.status == NotificationStatus.PENDING,
+        Notification.kind == NotificationKind.GROUP_MEETING,
         Notification.subject.startswith(prefix, autoescape=True),
     )
     if graduate_id is not None:
         statement = statement.where(Notification.graduate_id == graduate_id)
     result = session.execute(statement, execution_options={"synchronize_session": False})
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def check_in_submitted(
@@ -78,17 +80,13 @@ def check_in_submitted(
             for entry in schedule.due(session=session, graduate=graduate, now=now)
         }
 
-    return _cancel_prefix(
-        session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", now, keep=still_due
-    )
+    return _cancel_prefix(session, graduate.id, CHECK_IN_KINDS, f"{questionnaire}:", keep=still_due)
 
 
-def skill_practised(
-    *, session: Session, graduate: Graduate, practiced_at: datetime, now: datetime
-) -> int:
+def skill_practised(*, session: Session, graduate: Graduate, practiced_at: datetime) -> int:
     """Practice logged on a local day: that day's pending skill reminders are done."""
     day = practiced_at.astimezone(zoneinfo.ZoneInfo(graduate.timezone)).date()
-    return _cancel_prefix(session, graduate.id, ("skill_practice",), f"skill:{day}T", now)
+    return _cancel_prefix(session, graduate.id, (NotificationKind.SKILL_PRACTICE,), f"skill:{day}T")
 
 
 def appointment_reported(
@@ -97,11 +95,10 @@ def appointment_reported(
     graduate_id: uuid.UUID,
     appointment_id: uuid.UUID,
     occurrence_start: datetime,
-    now: datetime,
 ) -> int:
     """Attended, missed or rescheduled: no more "coming up" or "did you go?" for it."""
     prefix = appointment_subject(appointment_id, occurrence_start)
-    return _cancel_prefix(session, graduate_id, APPOINTMENT_KINDS, prefix, now)
+    return _cancel_prefix(session, graduate_id, APPOINTMENT_KINDS, prefix)
 
 
 def _cancel_prefix(
@@ -109,7 +106,6 @@ def _cancel_prefix(
     graduate_id: uuid.UUID,
     kinds: tuple[str, ...],
     prefix: str,
-    now: datetime,
     keep: Callable[[], set[str]] | None = None,
 ) -> int:
     """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included),
@@ -118,7 +114,7 @@ def _cancel_prefix(
         select(Notification.subject)
         .where(
             Notification.graduate_id == graduate_id,
-            Notification.status == "pending",
+            Notification.status == NotificationStatus.PENDING,
             Notification.kind.in_(kinds),
             Notification.subject.startswith(prefix, autoescape=True),
         )
@@ -128,7 +124,7 @@ def _cancel_prefix(
         return 0
     kept = keep() if keep is not None else set()
     return sum(
-        cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject, now=now)
+        cancel(session, graduate_id=graduate_id, kind=kinds, subject=subject)
         for subject in subjects
         if subject.split("+", 1)[0] not in kept
     )

@@ -15,13 +15,14 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base
+from api.vocabulary import NotificationKind
 
 # What a graduate can switch on and off; each covers these notification kinds.
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
-    "skill_practice": ("skill_practice",),
-    "check_in": ("check_in_due", "check_in_nudge"),
-    "appointment": ("appointment_before", "appointment_followup"),
-    "group": ("group_meeting",),
+    "skill_practice": (NotificationKind.SKILL_PRACTICE,),
+    "check_in": (NotificationKind.CHECK_IN_DUE, NotificationKind.CHECK_IN_NUDGE),
+    "appointment": (NotificationKind.APPOINTMENT_BEFORE, NotificationKind.APPOINTMENT_FOLLOWUP),
+    "group": (NotificationKind.GROUP_MEETING,),
 }
 MAX_DAILY_CAP = 20
 

@@ -22,7 +22,7 @@ GRADUATE = "/graduates/<uuid:graduate_id>"
 
 def _context() -> dict[str, Any]:
     rt = runtime()
-    return {"session": rt.db.session, "actor": g.actor, "now": rt.clock.now()}
+    return {"session": rt.db.session(), "actor": g.actor, "now": rt.clock.now()}
 
 
 @blp.route(f"{GRADUATE}/reminder-preferences")

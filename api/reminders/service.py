@@ -13,7 +13,8 @@ from api.auth import Actor
 from api.errors import Invalid
 from api.graduates.models import Graduate
 from api.reminders import planner
-from api.reminders.models import ReminderPreferences, default_row
+from api.reminders.models import DEFAULTS, ReminderPreferences, default_row
+from api.reminders.rules import HISTORY, Rules, in_quiet, parse_hhmm
 
 TONIGHT = time(19)
 DEFAULT_MORNING = time(8)  # "tomorrow" when there are no quiet hours to end
@@ -53,7 +54,7 @@ def snooze(
     """1h: an hour from now; tonight: 19:00 today; tomorrow: when tomorrow's quiet hours end."""
     graduate = _own(session, actor, graduate_id, "reminders.snooze", now)
     row = _row(session, graduate, now)
-    rules = planner.Rules.of(graduate.timezone, _values(row))
+    rules = Rules.of(graduate.timezone, _values(row))
     today = rules.local(now).date()
     if duration == "1h":
         until = now + timedelta(hours=1)
@@ -70,7 +71,7 @@ def snooze(
     live = {
         key: value
         for key, value in (row.snoozes or {}).items()
-        if datetime.fromisoformat(value["until"]) > now - planner.HISTORY
+        if datetime.fromisoformat(value["until"]) > now - HISTORY
     }
     live[kind or "all"] = {"at": now.isoformat(), "until": until.isoformat()}
     row.snoozes = live
@@ -116,10 +117,10 @@ def _check(body: dict[str, Any]) -> None:
     times = body["skill_times"]
     if len(set(times)) != len(times):
         errors["skill_times"] = ["each time once"]
-    start = planner.parse_hhmm(body["quiet_hours"]["start"])
-    end = planner.parse_hhmm(body["quiet_hours"]["end"])
+    start = parse_hhmm(body["quiet_hours"]["start"])
+    end = parse_hhmm(body["quiet_hours"]["end"])
     for value in times:
-        if planner.in_quiet(planner.parse_hhmm(value), start, end):
+        if in_quiet(parse_hhmm(value), start, end):
             errors.setdefault("skill_times", []).append(f"{value} is inside your quiet hours")
     leads = body["appointment_lead_minutes"]
     if len(set(leads)) != len(leads):
@@ -129,7 +130,7 @@ def _check(body: dict[str, Any]) -> None:
 
 
 def _values(row: ReminderPreferences) -> dict[str, Any]:
-    return {key: getattr(row, key) for key in planner.DEFAULTS}
+    return {key: getattr(row, key) for key in DEFAULTS}
 
 
 def _row(session: Session, graduate: Graduate, now: datetime) -> ReminderPreferences:

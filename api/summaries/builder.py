@@ -28,11 +28,12 @@ from api.groups.models import GroupAttendance
 from api.plans.models import Appointment, AppointmentReport, PlanSkill, SkillPractice
 from api.summaries import headline
 from api.timeline import phase_for
+from api.vocabulary import FlagKind, FlagSource, FlagStatus
 
 TREND_WEEKS = 26
 SCORED = ("phq9", "gad7")
 FULL_FORMS = ("phq9", "gad7", "bam")
-OPEN = ("open", "acknowledged")
+OPEN = (FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED)
 ITEM9 = "phq9-9"
 BAM_SUBSCALES = ("use", "risk", "protective")
 
@@ -194,7 +195,7 @@ def load(
         .group_by(GroupAttendance.graduate_id, GroupAttendance.status)
     ):
         facts[graduate_id].group_attendance[status] = count
-    for row in session.execute(
+    for intensifying in session.execute(
         select(Flag.graduate_id, Flag.kind, Flag.source, Flag.raised_at, Flag.resolved_at).where(
             Flag.graduate_id.in_(graduate_ids),
             Flag.kind.in_(INTENSIFYING),
@@ -202,7 +203,7 @@ def load(
             or_(Flag.resolved_at.is_(None), Flag.resolved_at >= period.start - REACH),
         )
     ):
-        facts[row.graduate_id].intensity.append(row)
+        facts[intensifying.graduate_id].intensity.append(intensifying)
     _load_flags(session, facts, period, now or period.end)
     return facts
 
@@ -265,7 +266,7 @@ def build(facts: Facts, period: Period) -> Built:
     zone = zoneinfo.ZoneInfo(graduate.timezone)
     graduated_at = midnight(graduate.graduation_date, zone)
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
-    mood_flags = [f for f in facts.flags if f.source != "substance_use"]
+    mood_flags = [f for f in facts.flags if f.source != FlagSource.SUBSTANCE_USE]
     mood_week = [row for row in facts.week if not row.part2]
 
     series = {
@@ -292,7 +293,7 @@ def build(facts: Facts, period: Period) -> Built:
     }
     chosen = headline.choose(
         safety_this_week=not_safe > 0 or any((entry["answer"] or 0) >= 1 for entry in item9),
-        urgent_open=any(f.kind == "urgent" for f in mood_flags),
+        urgent_open=any(f.kind == FlagKind.URGENT for f in mood_flags),
         days_since_check_in=max(0, (period.end - last).days),
         ever_checked_in=facts.last_check_in is not None,
         series=series,
@@ -342,7 +343,9 @@ def build(facts: Facts, period: Period) -> Built:
         },
         "flags": [_flag_at(f, period, facts) for f in mood_flags],
         "flags_since_week_ended": [
-            _flag_since(f, facts, part2=False) for f in facts.since if f.source != "substance_use"
+            _flag_since(f, facts, part2=False)
+            for f in facts.since
+            if f.source != FlagSource.SUBSTANCE_USE
         ],
     }
     own = _cadence(facts, part2=True)
@@ -407,8 +410,8 @@ def _substance_use(
     """`check_ins`: the schedule on the graduate's own cadence; `changed`: whether it differs
     from the one without substance-use flags (then it is Part 2 information too)."""
     bam = [row for row in facts.week if row.part2]
-    flags = [f for f in facts.flags if f.source == "substance_use"]
-    since = [f for f in facts.since if f.source == "substance_use"]
+    flags = [f for f in facts.flags if f.source == FlagSource.SUBSTANCE_USE]
+    since = [f for f in facts.since if f.source == FlagSource.SUBSTANCE_USE]
     if not (facts.graduate.substance_use or bam or flags or since or changed):
         return None
     return {
@@ -463,7 +466,9 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
         if latest
         else None,
         "change_vs_baseline": latest.score - baseline if latest else None,
-        "change_vs_last_week": latest.score - before[-1].score if new and before else None,
+        "change_vs_last_week": latest.score - before[-1].score
+        if latest and new and before
+        else None,
         "new_this_week": new,
         "trend": [{"answered_at": _iso(r.answered_at), "score": r.score} for r in points],
     }
@@ -472,14 +477,16 @@ def _scores(facts: Facts, instrument: str, baseline: int, period: Period) -> dic
 def _flag_at(flag: Flag, period: Period, facts: Facts) -> dict[str, Any]:
     """A flag open at the week's end, as it stood then (later acknowledgement, escalation,
     resolution or update not shown)."""
-    acknowledged = flag.acknowledged_at is not None and flag.acknowledged_at < period.end
+    acknowledged_at = flag.acknowledged_at
+    if acknowledged_at is not None and acknowledged_at >= period.end:
+        acknowledged_at = None  # acknowledged after the week: open as it stood
     return {
         "id": str(flag.id),
         "kind": flag.kind,
-        "status": "acknowledged" if acknowledged else "open",
+        "status": FlagStatus.ACKNOWLEDGED if acknowledged_at else FlagStatus.OPEN,
         "explanation": facts.explained.get(flag.id, flag.explanation),
         "raised_at": _iso(flag.raised_at),
-        "acknowledged_at": _iso(flag.acknowledged_at) if acknowledged else None,
+        "acknowledged_at": _iso(acknowledged_at) if acknowledged_at else None,
         "escalated": flag.escalated_at is not None and flag.escalated_at < period.end,
     }
 

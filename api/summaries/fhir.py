@@ -21,6 +21,7 @@ from api.auth import Actor
 from api.checkins.models import CheckIn
 from api.content.loader import ContentLibrary
 from api.flags.models import Flag
+from api.vocabulary import FlagSource, FlagStatus
 
 LOINC = "http://loinc.org"
 ITEM9 = "phq9-9"
@@ -88,13 +89,13 @@ def export(
         entries.append(_entry(check_in.id, _response(check_in, patient_ref, library)))
         entries.extend(_observations(check_in, patient_ref, library))
     flags = select(Flag).where(
-        Flag.graduate_id == graduate_id, Flag.status.in_(("open", "acknowledged"))
+        Flag.graduate_id == graduate_id, Flag.status.in_((FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED))
     )
     if not found.sees_substance_use:
-        flags = flags.where(Flag.source != "substance_use")
+        flags = flags.where(Flag.source != FlagSource.SUBSTANCE_USE)
     if found.relation is not access.Relation.SELF:  # graduates never see flags
         for flag in session.scalars(flags.order_by(Flag.raised_at, Flag.id)):
-            part2_included |= flag.source == "substance_use"
+            part2_included |= flag.source == FlagSource.SUBSTANCE_USE
             entries.append(_entry(flag.id, _flag(flag, patient_ref)))
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
@@ -223,5 +224,5 @@ def _flag(flag: Flag, patient: dict[str, str]) -> dict[str, Any]:
             "subject": patient,
             "period": {"start": flag.raised_at.isoformat()},
         },
-        flag.source == "substance_use",
+        flag.source == FlagSource.SUBSTANCE_USE,
     )

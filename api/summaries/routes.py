@@ -28,7 +28,7 @@ class SummaryPreferences(MethodView):
     @blp.response(200, Preferences)
     def get(self):
         """When my weekly summaries are built (defaults until I choose)."""
-        return service.preferences(session=runtime().db.session, actor=g.actor)
+        return service.preferences(session=runtime().db.session(), actor=g.actor)
 
     @blp.requires("therapist")
     @blp.arguments(Preferences)
@@ -37,7 +37,7 @@ class SummaryPreferences(MethodView):
         """Choose the weekday, local time and IANA zone of my weekly summaries."""
         rt = runtime()
         return service.set_preferences(
-            session=rt.db.session, actor=g.actor, now=rt.clock.now(), **body
+            session=rt.db.session(), actor=g.actor, now=rt.clock.now(), **body
         )
 
 
@@ -51,7 +51,7 @@ class Summaries(MethodView):
         """My inbox: unread first, then newest; only graduates who still share with me."""
         rt = runtime()
         items, pagination_parameters.item_count = service.page_for(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=query.get("graduate_id"),
             offset=pagination_parameters.first_item,
@@ -69,7 +69,7 @@ class Caseload(MethodView):
     def get(self):
         """My consenting graduates, most in need first (open flag, then latest band)."""
         rt = runtime()
-        return service.caseload(session=rt.db.session, actor=g.actor, now=rt.clock.now())
+        return service.caseload(session=rt.db.session(), actor=g.actor, now=rt.clock.now())
 
 
 @blp.route("/summaries/<uuid:summary_id>")
@@ -80,7 +80,7 @@ class SummaryEntry(MethodView):
         """One summary as JSON, or with `Accept: text/html` a printable page with a chart."""
         rt = runtime()
         found = service.get(
-            session=rt.db.session, actor=g.actor, summary_id=summary_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, summary_id=summary_id, now=rt.clock.now()
         )
         if _wants_html():
             return Response(html.render(found, rt.content), mimetype="text/html")
@@ -95,7 +95,7 @@ class SummaryRead(MethodView):
         """Mark read; marking twice keeps the first time."""
         rt = runtime()
         return service.mark_read(
-            session=rt.db.session, actor=g.actor, summary_id=summary_id, now=rt.clock.now()
+            session=rt.db.session(), actor=g.actor, summary_id=summary_id, now=rt.clock.now()
         )
 
 
@@ -107,7 +107,7 @@ class FhirExport(MethodView):
         """FHIR R4 Bundle (collection) of the check-ins, scores and open flags."""
         rt = runtime()
         bundle = fhir.export(
-            session=rt.db.session,
+            session=rt.db.session(),
             actor=g.actor,
             graduate_id=graduate_id,
             library=rt.content,

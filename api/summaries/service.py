@@ -31,6 +31,7 @@ from api.notifications import channels
 from api.notifications.service import Planned, enqueue
 from api.summaries import builder
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
+from api.vocabulary import FlagSource, NotificationKind
 
 BATCH = 500
 DEFAULT_WEEKDAY = 0  # Monday
@@ -326,8 +327,8 @@ def notices_due(*, session: Session, now: datetime) -> list[Planned]:
             link="summaries",
         )
         for run in runs
-        for kind in ("summary_ready", "summary_ready_email")
-        if kind == "summary_ready" or run.therapist_user_id in by_email
+        for kind in (NotificationKind.SUMMARY_READY, NotificationKind.SUMMARY_READY_EMAIL)
+        if kind == NotificationKind.SUMMARY_READY or run.therapist_user_id in by_email
     ]
 
 
@@ -412,7 +413,7 @@ def mark_read(
     *, session: Session, actor: Actor, summary_id: uuid.UUID, now: datetime
 ) -> dict[str, Any]:
     found = get(session=session, actor=actor, summary_id=summary_id, now=now)
-    summary = session.get(Summary, summary_id)
+    summary = session.get_one(Summary, summary_id)
     if summary.read_at is None:
         summary.read_at = now
         found["read_at"] = now
@@ -482,7 +483,7 @@ def caseload(*, session: Session, actor: Actor, now: datetime) -> list[dict[str,
     for flag in session.scalars(
         select(Flag).where(Flag.graduate_id.in_(ids), Flag.status.in_(builder.OPEN))
     ):
-        if flag.source != "substance_use" or pairs[flag.graduate_id]:
+        if flag.source != FlagSource.SUBSTANCE_USE or pairs[flag.graduate_id]:
             flags[flag.graduate_id].append(flag)
     latest_at = (
         select(

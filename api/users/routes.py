@@ -27,4 +27,4 @@ class SignOutEverywhere(MethodView):
     def post(self):
         """Revoke every token issued so far, on every device; my calendar feeds stop too."""
         rt = runtime()
-        service.sign_out_everywhere(session=rt.db.session, actor=g.actor, now=rt.clock.now())
+        service.sign_out_everywhere(session=rt.db.session(), actor=g.actor, now=rt.clock.now())

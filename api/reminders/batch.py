@@ -1,0 +1,143 @@
+"""What the planner reads for a batch of graduates: one query per table, not per graduate."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.checkins import schedule
+from api.db import one_of
+from api.graduates.models import Graduate
+from api.groups.seating import seated_meetings
+from api.notifications.models import Notification
+from api.plans.models import Appointment, AppointmentReport, SkillPractice
+from api.reminders.models import ReminderPreferences as P
+from api.reminders.rules import GROUP_LEAD, HISTORY, REMINDER_KINDS
+
+BATCH = 1000
+# An RSVP "no" is keyed by the meeting's original start; one this old no longer matters.
+RSVP_MEMORY = timedelta(days=31)
+
+
+@dataclass
+class Batch:
+    """What one batch of graduates needs from the database, read with one query per table."""
+
+    recent: dict[uuid.UUID, list[Any]]
+    flags: dict[uuid.UUID, list[Any]]  # watch and step-up flags: month-1 intensity
+    practised: dict[uuid.UUID, list[datetime]]
+    appointments: dict[uuid.UUID, list[Appointment]]
+    reported: set[tuple[uuid.UUID, datetime]]
+    existing: dict[uuid.UUID, list[Any]]
+    seats: dict[uuid.UUID, list[uuid.UUID]]  # graduate -> groups they hold a seat in
+    meetings: dict[uuid.UUID, list[tuple[datetime, datetime]]]  # group -> (original, start)
+    declined: set[tuple[uuid.UUID, uuid.UUID, datetime]]  # (graduate, group, original)
+
+
+def batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[Sequence[Any]]:
+    """Enrolled graduates with their preferences (None: defaults), by id, BATCH at a time."""
+    statement = (
+        select(
+            Graduate.id,
+            Graduate.user_id,
+            Graduate.timezone,
+            Graduate.graduation_date,
+            Graduate.substance_use,
+            P.skill_times,
+            P.quiet_start,
+            P.quiet_end,
+            P.daily_cap,
+            P.kinds,
+            P.maintenance_weekly,
+            P.appointment_lead_minutes,
+            P.paused_until,
+            P.snoozes,
+        )
+        .outerjoin(P, P.graduate_id == Graduate.id)
+        .where(Graduate.user_id.is_not(None))
+        .order_by(Graduate.id)
+        .limit(BATCH)
+    )
+    if graduate_ids is not None:
+        statement = statement.where(Graduate.id.in_(graduate_ids))
+    after: uuid.UUID | None = None
+    while True:
+        rows = session.execute(
+            statement if after is None else statement.where(Graduate.id > after)
+        ).all()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+def read(session: Session, graduates: Sequence[Any], now: datetime, horizon: timedelta) -> Batch:
+    ids = [graduate.id for graduate in graduates]
+    recent = schedule.recent_answers(session=session, graduate_ids=ids, now=now)
+    practised: dict[uuid.UUID, list[datetime]] = defaultdict(list)
+    for graduate_id, practiced_at in session.execute(
+        select(SkillPractice.graduate_id, SkillPractice.practiced_at).where(
+            one_of(session, SkillPractice.graduate_id, ids),
+            SkillPractice.done.is_(True),
+            SkillPractice.practiced_at >= now - HISTORY - timedelta(days=1),
+        )
+    ):
+        practised[graduate_id].append(practiced_at)
+    appointments: dict[uuid.UUID, list[Appointment]] = defaultdict(list)
+    for item in session.scalars(
+        select(Appointment).where(one_of(session, Appointment.graduate_id, ids))
+    ):
+        appointments[item.graduate_id].append(item)
+    appointment_ids = [item.id for items in appointments.values() for item in items]
+    reported = {
+        (appointment_id, start)
+        for appointment_id, start in session.execute(
+            select(AppointmentReport.appointment_id, AppointmentReport.occurrence_start).where(
+                one_of(session, AppointmentReport.appointment_id, appointment_ids),
+                AppointmentReport.occurrence_start >= now - HISTORY - timedelta(days=8),
+            )
+        )
+    }
+    existing: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Notification.id,
+            Notification.graduate_id,
+            Notification.kind,
+            Notification.subject,
+            Notification.due_at,
+            Notification.expires_at,
+            Notification.status,
+        ).where(
+            # By (user, due time): an index seek to the recent rows, however long the history.
+            one_of(session, Notification.user_id, [graduate.user_id for graduate in graduates]),
+            Notification.due_at >= now - HISTORY - timedelta(days=1),
+            Notification.kind.in_(REMINDER_KINDS),
+        )
+    ):
+        existing[row.graduate_id].append(row)
+    seats, meetings, declined = seated_meetings(
+        session=session,
+        graduate_ids=ids,
+        start=now - HISTORY,
+        end=now + horizon + GROUP_LEAD,
+        declined_since=now - RSVP_MEMORY,
+    )
+    return Batch(
+        recent=recent,
+        flags=schedule.intensity_flags(session=session, graduate_ids=ids, now=now),
+        practised=practised,
+        appointments=appointments,
+        reported=reported,
+        existing=existing,
+        seats=seats,
+        meetings=meetings,
+        declined=declined,
+    )
