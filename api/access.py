@@ -33,7 +33,7 @@ from api.audit import service as audit
 from api.auth import Actor
 from api.errors import Forbidden, NotFound
 from api.graduates.models import CareTeamMember, Consent, Graduate
-from api.groups.models import Group
+from api.groups.models import Group, GroupCoordinator
 from api.programs.models import Membership, Program, Role
 from api.vocabulary import FlagSource
 
@@ -147,7 +147,7 @@ def program(
 @dataclass(frozen=True)
 class GroupAccess:
     group: Group
-    manages: bool  # the program's coordinators and staff run every group of the program
+    manages: bool  # staff, and the coordinators assigned to it (every one when none are)
     graduate: Graduate | None  # the caller as a graduate of the group's program, if they are
 
 
@@ -164,6 +164,10 @@ def group(*, session: Session, actor: Actor, group_id: uuid.UUID, manage: bool) 
     manages, me = _group_relation(session, actor, record.program_id)
     if not manages and me is None:
         raise NotFound(GROUP_NOT_FOUND)
+    if manages and not actor.has_role(record.program_id, Role.STAFF):
+        assigned = session.scalar(select(runs_group(actor)).where(Group.id == record.id))
+        if not assigned:
+            raise Forbidden("Other coordinators run this group.")
     if manage and not manages:
         raise Forbidden("The program's group coordinators make this change.")
     return GroupAccess(record, manages, me)
@@ -191,6 +195,20 @@ def _group_relation(
     manages = actor.has_role(program_id, Role.COORDINATOR) or actor.has_role(program_id, Role.STAFF)
     me = session.get(Graduate, actor.graduate_id) if actor.graduate_id else None
     return manages, me if me is not None and me.program_id == program_id else None
+
+
+def runs_group(actor: Actor) -> ColumnElement[bool]:
+    """The list form of a coordinator's tie to a group (over `Group` rows): assigned to it, or
+    it has no assigned coordinators at all. Staff run every group of their program."""
+    assignments = select(GroupCoordinator.group_id).where(GroupCoordinator.group_id == Group.id)
+    mine = assignments.join(Membership, Membership.id == GroupCoordinator.membership_id).where(
+        Membership.user_id == actor.user_id
+    )
+    return or_(
+        Group.program_id.in_(actor.programs_with(Role.STAFF)),
+        ~assignments.exists(),
+        mine.exists(),
+    )
 
 
 def on_care_team(session: Session, *, user_id: uuid.UUID, graduate_id: uuid.UUID) -> bool:

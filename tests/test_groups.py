@@ -378,7 +378,16 @@ def test_two_missed_meetings_in_a_row_raise_a_disengaged_flag_the_coordinator_ne
     second = _register(coordinator, group["id"], NOV_17, absent)
     assert second.status_code == 200
     # Nothing in the reply says a flag was raised: same shape as any other register.
-    assert set(second.json[0]) == set(first.json[0]) == {"graduate_id", "status", "recorded_at"}
+    assert (
+        set(second.json[0])
+        == set(first.json[0])
+        == {
+            "graduate_id",
+            "display_name",
+            "status",
+            "recorded_at",
+        }
+    )
     assert coordinator.get("/api/v1/flags").status_code == 403
 
     [flag] = _flags(as_user, world).json

@@ -30,6 +30,7 @@ def content_security_policy(settings: Settings) -> str:
 
 
 def install(app: Flask, settings: Settings, cookies: sessions.SessionCookies | None = None) -> None:
+    from api.console import groups, staff  # noqa: F401  (their pages join the blueprint)
     from api.console.docs import blp as docs_blp
     from api.console.views import blp
 

@@ -36,6 +36,7 @@ from api.console.sessions import COOKIE
 from api.errors import DomainError, Forbidden, Invalid, Unauthorized
 from api.extensions.smorest import roll_back_and_record_denial
 from api.flags import service as flags
+from api.flags.models import FlagEvent
 from api.graduates.models import Graduate
 from api.graduates.service import known_timezones
 from api.notifications import service as notifications
@@ -59,6 +60,8 @@ blp = Blueprint(
 CSRF_COOKIE = "console_csrf"  # before sign-in there is no session to derive the token from
 ZONE_COOKIE = "console_zone"  # the reader's zone, worked out once at sign-in
 CARE_TEAM = frozenset({"therapist", "staff"})
+RUNNERS = frozenset({"coordinator", "staff"})  # who runs groups, as the API's group routes say
+STAFF = frozenset({"staff"})
 PAGE_SIZE = 50
 
 
@@ -88,14 +91,36 @@ def csrf_token() -> str:
     return g.get("csrf_token", "")
 
 
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("console/error.html", status=status, message=message), status
+def _error_page(status: int, message: str, errors: dict[str, Any] | None = None) -> tuple[str, int]:
+    """The refusal in words, with each field's problem as the API's `errors` names it."""
+    problems = [
+        (field, "; ".join(_flat(detail))) for field, detail in sorted((errors or {}).items())
+    ]
+    page = render_template("console/error.html", status=status, message=message, problems=problems)
+    return page, status
+
+
+def _flat(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {text}" for key, value in detail.items() for text in _flat(value)]
+    if isinstance(detail, list):
+        return [text for value in detail for text in _flat(value)]
+    return [str(detail)]
 
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A care-team member's page: the session cookie checked as the API checks tokens, CSRF
-    on every POST, one transaction, and refusals rendered (and audited) as the API does."""
+    """A care-team member's page (therapists and staff)."""
+    return for_roles(CARE_TEAM, "The console's clinical pages are for therapists and staff.")(view)
 
+
+def for_roles(roles: frozenset[str], refusal: str) -> Callable[..., Any]:
+    """A page for `roles`, as `blp.requires` guards an API route: the session cookie checked
+    as the API checks tokens, CSRF on every POST, one transaction, and refusals rendered (and
+    audited) as the API does. Which records are reached is left to `api.access`."""
+    return lambda view: _guarded(view, roles, refusal)
+
+
+def _guarded(view: Callable[..., Any], roles: frozenset[str], refusal: str) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = runtime()
@@ -121,9 +146,9 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
         if request.method == "POST" and not _same_origin_post(cookie):
             session.rollback()
             return _error_page(400, "This form has expired. Go back, reload the page and retry.")
-        if not g.actor.roles & CARE_TEAM:
+        if not g.actor.roles & roles:
             session.rollback()
-            return _error_page(403, "The console is for care teams: therapists and staff.")
+            return _error_page(403, refusal)
         g.viewer_zone = _zone_cookie()
         try:
             result = view(*args, **kwargs)
@@ -133,7 +158,7 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
             return _error_page(409, "Someone else changed this at the same moment; reload.")
         except DomainError as error:
             roll_back_and_record_denial(error)
-            return _error_page(error.status, error.message)
+            return _error_page(error.status, error.message, error.errors)
         except BaseException:
             session.rollback()
             raise
@@ -169,7 +194,14 @@ def _when(moment: datetime | None, zone: str | None = None) -> str:
 
 @blp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"labels": text, "viewer_zone": g.get("viewer_zone"), "actor": g.get("actor")}
+    actor = g.get("actor")
+    roles = actor.roles if actor else set()
+    nav = {  # a coordinator's console has no clinical link at all
+        "clinical": bool(roles & CARE_TEAM),
+        "groups": bool(roles & RUNNERS),
+        "staff": bool(roles & STAFF),
+    }
+    return {"labels": text, "viewer_zone": g.get("viewer_zone"), "actor": actor, "nav": nav}
 
 
 def _safe_next(target: str | None) -> str:
@@ -187,6 +219,14 @@ def _safe_next(target: str | None) -> str:
 
 @blp.get("/")
 def home() -> BaseResponse:
+    """Where each role starts: the care team at the caseload, coordinators at their groups."""
+    return _home()
+
+
+@for_roles(CARE_TEAM | RUNNERS, "The console is for care teams and group coordinators.")
+def _home() -> BaseResponse:
+    if not g.actor.roles & CARE_TEAM:
+        return redirect(url_for(".groups"), 303)
     return redirect(url_for(".caseload"), 303)
 
 
@@ -237,7 +277,10 @@ def _begin(id_token: str) -> BaseResponse:
     except DomainError as error:
         session.rollback()
         return _sign_in_page(error.status, error.message)
-    response = redirect(_safe_next(request.form.get("next")), 303)
+    target = _safe_next(request.form.get("next"))
+    if target == url_for(".caseload") and not actor.roles & CARE_TEAM:
+        target = url_for(".home")  # a coordinator's console starts at their groups
+    response = redirect(target, 303)
     response.set_cookie(
         COOKIE,
         cookie,
@@ -341,24 +384,46 @@ def _names(session: Any, graduate_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def flag_queue() -> str:
     rt = runtime()
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    status = request.args.get("status") if request.args.get("status") in STATUS_VIEWS else None
+    rules_version = request.args.get("rules_version") or None
     g.unread = _unread()
     found, total = flags.page_for(
         session=rt.db.session(),
         actor=g.actor,
-        status=None,
+        status=None if status == "open" else status,
         graduate_id=None,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
         now=rt.clock.now(),
+        rules_version=rules_version,
     )
     return render_template(
         "console/flags.html",
         flags=found,
         names=_names(rt.db.session(), {flag.graduate_id for flag in found}),
+        acknowledgers=_acknowledgers(rt.db.session(), [flag.id for flag in found]),
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
         total=total,
+        status=status or "open",
+        rules_version=rules_version,
     )
+
+
+STATUS_VIEWS = ("open", "resolved", "all")
+
+
+def _acknowledgers(session: Any, flag_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Who acknowledged each flag on the page, by email (one statement for the page)."""
+    if not flag_ids:
+        return {}
+    rows = session.execute(
+        select(FlagEvent.flag_id, User.email)
+        .join(User, User.id == FlagEvent.actor_user_id)
+        .where(FlagEvent.flag_id.in_(flag_ids), FlagEvent.action == "acknowledged")
+        .order_by(FlagEvent.id)
+    ).all()
+    return {flag_id: email for flag_id, email in rows}
 
 
 @blp.get("/flags/<uuid:flag_id>")

@@ -359,8 +359,11 @@ def _event(
 
 
 def visible(*, actor: Actor, status: str | None, graduate_id: uuid.UUID | None) -> Select[Flag]:
-    """Most severe first, then oldest; without a status, open and acknowledged ones."""
-    statement = _visible_to(actor).where(Flag.status == status if status else Flag.status.in_(OPEN))
+    """Most severe first, then oldest; without a status, open and acknowledged ones ("all":
+    every status, for the console's view of what a rules version raised)."""
+    statement = _visible_to(actor)
+    if status != "all":
+        statement = statement.where(Flag.status == status if status else Flag.status.in_(OPEN))
     if graduate_id is not None:
         statement = statement.where(Flag.graduate_id == graduate_id)
     severity = case({kind: rank for rank, kind in enumerate(flag_rules.KINDS)}, value=Flag.kind)
@@ -376,9 +379,13 @@ def page_for(
     offset: int,
     limit: int,
     now: datetime,
+    rules_version: str | None = None,
 ) -> tuple[list[Flag], int]:
-    """One page of the caller's flags and the total; each graduate on the page is audited."""
+    """One page of the caller's flags and the total; each graduate on the page is audited.
+    `rules_version` narrows to the flags one version of the step-up rules raised."""
     statement = visible(actor=actor, status=status, graduate_id=graduate_id)
+    if rules_version is not None:
+        statement = statement.where(Flag.rules_version == rules_version)
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     flags = list(session.scalars(statement.offset(offset).limit(limit)))
     for flagged in {(flag.graduate_id, flag.program_id) for flag in flags}:

@@ -153,6 +153,8 @@ class GroupAttendance(UUIDPrimaryKey, Base):
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
 
+    graduate: Mapped[Graduate] = relationship(lazy="joined")  # the register names members
+
 
 class GroupAnnouncement(UUIDPrimaryKey, Base):
     """Full text in the app; a push (wired elsewhere) carries only generic words."""
@@ -166,6 +168,19 @@ class GroupAnnouncement(UUIDPrimaryKey, Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     author_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class GroupCoordinator(Base):
+    """A coordinator staff assigned to run this group. A group with none is run by every
+    coordinator of its program; once it has some, only they (and staff) run it."""
+
+    __tablename__ = "group_coordinators"
+
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memberships.id"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime]
 
 

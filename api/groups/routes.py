@@ -85,6 +85,22 @@ class GroupView(MethodView):
         return service.update_group(group_id=group_id, **body, **_context())
 
 
+@blp.route(f"{GROUP}/coordinators")
+class GroupCoordinators(MethodView):
+    @blp.requires(*RUNNERS)
+    @blp.response(200, s.Coordinator(many=True))
+    def get(self, group_id: uuid.UUID):
+        """The coordinators assigned to run the group (empty: every coordinator runs it)."""
+        return service.coordinators(group_id=group_id, **_reader())
+
+    @blp.requires("staff")
+    @blp.arguments(s.CoordinatorsIn)
+    @blp.response(200, s.Coordinator(many=True))
+    def put(self, body: dict, group_id: uuid.UUID):
+        """Assign the group to these coordinators (staff); they alone run it from now on."""
+        return service.assign_coordinators(group_id=group_id, **body, **_context())
+
+
 @blp.route(f"{GROUP}/archive")
 class GroupArchive(MethodView):
     @blp.requires(*RUNNERS)

@@ -139,6 +139,13 @@ class Meeting(Schema):
     )
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
+    timezone = fields.String(metadata={"description": "The group's zone"})
+    starts_at_local = fields.NaiveDateTime(
+        metadata={"description": "When members meet, on the wall clock of the group's zone"}
+    )
+    original_start_local = fields.NaiveDateTime(
+        metadata={"description": "The key's wall-clock time in the group's zone"}
+    )
     cancelled = fields.Boolean()
     moved = fields.Boolean()
     location = fields.String(allow_none=True)
@@ -184,6 +191,7 @@ class AttendanceIn(Schema):
 
 class Attendance(Schema):
     graduate_id = fields.UUID()
+    display_name = fields.String(attribute="graduate.display_name")
     status = fields.String()
     recorded_at = fields.AwareDateTime()
 
@@ -232,3 +240,17 @@ class GroupFeedIn(Schema):
 class GroupFeed(Schema):
     url = fields.String()
     show_place = fields.Boolean()
+
+
+class CoordinatorsIn(Schema):
+    emails = fields.List(
+        fields.Email(),
+        required=True,
+        validate=validate.Length(0, 50),
+        metadata={"description": "The program's coordinators who run this group; [] for all"},
+    )
+
+
+class Coordinator(Schema):
+    email = fields.String()
+    user_id = fields.UUID(allow_none=True, metadata={"description": "null until they sign in"})

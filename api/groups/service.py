@@ -1,6 +1,7 @@
 """Groups the coordinators run: meetings, seats and the waitlist, RSVPs, attendance, news.
 
-Coordinators (and staff) of a program run all of its groups; its graduates browse, join,
+Staff run all of a program's groups, coordinators the ones staff assigned them (all of
+them while a group has no assigned coordinator); its graduates browse, join,
 leave and RSVP. Nothing here reads a graduate's clinical record: attendance flows one way,
 into the flag rules, and nothing about a flag comes back.
 """
@@ -34,12 +35,14 @@ from api.groups.models import (
     GroupAnnouncement,
     GroupAttendance,
     GroupCalendarFeed,
+    GroupCoordinator,
     GroupMember,
     GroupOccurrenceChange,
     GroupRsvp,
 )
 from api.notifications.service import Planned, enqueue
 from api.plans import recurrence
+from api.programs.models import Membership, Role
 from api.reminders import completion
 
 MAX_PER_WEEK = 3  # more meetings than this in any 7 days is not a group, it is a mistake
@@ -74,6 +77,16 @@ class Occurrence:
     location: str | None
     video_url: str | None
     note: str | None
+    timezone: str
+
+    @property
+    def starts_at_local(self) -> datetime:
+        """The wall-clock time members meet at, in the group's zone (not the UTC key's day)."""
+        return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.timezone)).replace(tzinfo=None)
+
+    @property
+    def original_start_local(self) -> datetime:
+        return self.original_start.astimezone(zoneinfo.ZoneInfo(self.timezone)).replace(tzinfo=None)
 
 
 # --- recurrence ----------------------------------------------------------------------
@@ -174,6 +187,7 @@ def _apply_change(
         location=(change.location if change and change.location else group.location),
         video_url=(change.video_url if change and change.video_url else group.video_url),
         note=change.note if change else None,
+        timezone=group.timezone,
     )
 
 
@@ -197,6 +211,8 @@ def listed(
     """Every group for its coordinators and staff; the running ones for its graduates."""
     me = access.group_program(session=session, actor=actor, program_id=program_id, manage=False)
     statement = select(Group).where(Group.program_id == program_id)
+    if me is None:
+        statement = statement.where(access.runs_group(actor))
     if me is not None or not archived:
         statement = statement.where(Group.archived_at.is_(None))
     return statement.order_by(Group.name, Group.id)
@@ -235,13 +251,116 @@ def update_group(
             "Capacity below the members already seated.",
             errors={"capacity": [f"{seated} members hold seats; at least {seated}"]},
         )
+    schedule = (group.starts_at, group.timezone, group.rrule)
     _apply(group, {**current, **fields})
     group.updated_at = now
     session.flush()
+    if (group.starts_at, group.timezone, group.rrule) != schedule:
+        _follow_rsvps(session, actor, group, now)
     completion.group_meeting_changed(session=session, group_id=group.id)
     _compact_seats(session, group)
     _fill_seats(session, group)
     return group
+
+
+def coordinators(*, session: Session, actor: Actor, group_id: uuid.UUID) -> list[Membership]:
+    """The coordinators assigned to the group (none: every coordinator of the program)."""
+    access.group(session=session, actor=actor, group_id=group_id, manage=True)
+    return list(
+        session.scalars(
+            select(Membership)
+            .join(GroupCoordinator, GroupCoordinator.membership_id == Membership.id)
+            .where(GroupCoordinator.group_id == group_id)
+            .order_by(Membership.email)
+        )
+    )
+
+
+def assign_coordinators(
+    *, session: Session, actor: Actor, group_id: uuid.UUID, emails: list[str], now: datetime
+) -> list[Membership]:
+    """Staff choose who runs the group: the program's coordinators named by `emails` (an
+    empty list hands it back to every coordinator of the program)."""
+    group = access.group(session=session, actor=actor, group_id=group_id, manage=True).group
+    access.program(session=session, actor=actor, program_id=group.program_id, role=Role.STAFF)
+    wanted = {email.strip().lower() for email in emails}
+    found = {
+        member.email: member
+        for member in session.scalars(
+            select(Membership).where(
+                Membership.program_id == group.program_id,
+                Membership.role == Role.COORDINATOR,
+                Membership.email.in_(wanted),
+            )
+        )
+    }
+    if missing := sorted(wanted - set(found)):
+        raise Invalid(
+            "Only the program's coordinators can run a group.",
+            errors={"emails": [f"not a coordinator of this program: {e}" for e in missing]},
+        )
+    session.execute(delete(GroupCoordinator).where(GroupCoordinator.group_id == group_id))
+    for member in found.values():
+        session.add(GroupCoordinator(group_id=group_id, membership_id=member.id, created_at=now))
+    session.flush()
+    return sorted(found.values(), key=lambda member: member.email)
+
+
+def _follow_rsvps(session: Session, actor: Actor, group: Group, now: datetime) -> None:
+    """After a schedule change, each answer to a meeting still to come follows its meeting
+    to the one new meeting in the same local week; an answer with none (or two) to follow
+    is cleared, and the members are told in an announcement to answer again."""
+    answers = list(
+        session.scalars(
+            select(GroupRsvp).where(
+                GroupRsvp.group_id == group.id, GroupRsvp.occurrence_start >= now
+            )
+        )
+    )
+    if not answers:
+        return
+    zone = zoneinfo.ZoneInfo(group.timezone)
+    latest = max(answer.occurrence_start for answer in answers)
+    new_starts = list(
+        recurrence.occurrences(
+            starts_at=group.starts_at,
+            timezone=group.timezone,
+            rrule=group.rrule,
+            start=now - timedelta(days=7),
+            end=latest + timedelta(days=8),
+        )
+    )
+    if {answer.occurrence_start for answer in answers} <= set(new_starts):
+        return
+    by_week: dict[tuple[int, int], list[datetime]] = {}
+    for instant in new_starts:
+        by_week.setdefault(instant.astimezone(zone).isocalendar()[:2], []).append(instant)
+    taken = {(a.graduate_id, a.occurrence_start) for a in answers}
+    cleared = 0
+    for answer in sorted(answers, key=lambda a: a.occurrence_start):
+        if answer.occurrence_start in new_starts:
+            continue
+        week = by_week.get(answer.occurrence_start.astimezone(zone).isocalendar()[:2], [])
+        if len(week) == 1 and week[0] >= now and (answer.graduate_id, week[0]) not in taken:
+            taken.add((answer.graduate_id, week[0]))
+            answer.occurrence_start = week[0]
+        else:
+            session.delete(answer)
+            cleared += 1
+    session.flush()
+    if cleared:
+        announce(
+            session=session,
+            actor=actor,
+            group_id=group.id,
+            title="Meeting times changed",
+            body=(
+                "The group's schedule has changed. Some answers about coming meetings no "
+                "longer matched a meeting and were cleared: please say again whether you "
+                "are coming."
+            ),
+            now=now,
+        )
 
 
 def archive(*, session: Session, actor: Actor, group_id: uuid.UUID, now: datetime) -> Group:
@@ -302,6 +421,8 @@ def meetings(
         items.append(
             {
                 **asdict(item),
+                "starts_at_local": item.starts_at_local,
+                "original_start_local": item.original_start_local,
                 "my_rsvp": None if mine is None else ("yes" if mine else "no"),
                 "going": sum(row.going for row in here) if allowed.manages else None,
             }
@@ -797,14 +918,15 @@ def engagement(
             GroupAttendance.occurrence_start, GroupAttendance.graduate_id, GroupAttendance.status
         ).where(GroupAttendance.group_id == group_id, GroupAttendance.occurrence_start >= since)
     ).all()
+    by_month: dict[date, list[Any]] = {}
+    for row in rows:  # each meeting's month in the group's zone, worked out once
+        by_month.setdefault(row.occurrence_start.astimezone(zone).date().replace(day=1), []).append(
+            row
+        )
     report = []
     for offset in range(months):
         month = _add_months(first, offset)
-        here = [
-            row
-            for row in rows
-            if row.occurrence_start.astimezone(zone).date().replace(day=1) == month
-        ]
+        here = by_month.get(month, [])
         present = [row for row in here if row.status == "present"]
         report.append(
             {

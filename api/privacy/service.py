@@ -26,7 +26,7 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Select, Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -347,6 +347,21 @@ def _erase(session: Session, graduate: Graduate, now: datetime) -> None:
 
 
 # --- retention -----------------------------------------------------------------------
+
+
+def pending_deletions(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Select[Graduate]:
+    """Deletion requests in their grace period, soonest erasure first (the program's staff:
+    they may need to say goodbye, never to stop it; only the graduate can cancel)."""
+    access.program(session=session, actor=actor, program_id=program_id, role=Role.STAFF)
+    return (
+        select(Graduate)
+        .where(
+            Graduate.program_id == program_id,
+            Graduate.erase_after.is_not(None),
+            Graduate.erased_at.is_(None),
+        )
+        .order_by(Graduate.erase_after, Graduate.id)
+    )
 
 
 def retention(*, session: Session, actor: Actor, program_id: uuid.UUID) -> Program:
