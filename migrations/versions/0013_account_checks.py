@@ -1,6 +1,6 @@
 """users.account_checked_at: when Firebase was last asked about the account
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import api.db
 
-revision = "0014"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """group coordinators: staff assign coordinators to the groups they run
 
-Revision ID: 0020
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import api.db
 
-revision = "0020"
-down_revision = "0015"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
