@@ -32,6 +32,10 @@ from api.flags.models import Flag
 from api.graduates import consents, enrollment
 from api.graduates import service as graduates_service
 from api.graduates.models import Graduate
+from api.groups import announcements as group_announcements
+from api.groups import attendance as group_attendance
+from api.groups import meetings as group_meetings
+from api.groups import membership as group_membership
 from api.groups import service as groups
 from api.groups.models import Group
 from api.plans import appointments, recurrence, service, skills
@@ -344,7 +348,7 @@ class _Story:
         _plan(self.session, self.therapist, graduate, self.catalogue, now)
         reminders.ensure_defaults(session=self.session, graduate_id=graduate.id, now=now)
         for group in self.groups[: 2 if persona.days < 150 else 1]:
-            groups.join(
+            group_membership.join(
                 session=self.session,
                 actor=actor,
                 group_id=group.id,
@@ -481,7 +485,7 @@ class _Story:
     def _groups_met(self, day: datetime) -> None:
         """The coordinator takes each meeting's register the morning after."""
         for group in self.groups:
-            for meeting in groups.occurrences(
+            for meeting in group_meetings.occurrences(
                 session=self.session,
                 group=group,
                 start=day - timedelta(days=1),
@@ -502,7 +506,7 @@ class _Story:
                     records.append(
                         {"graduate_id": graduate.id, "status": "absent" if absent else "present"}
                     )
-                groups.record_attendance(
+                group_attendance.record_attendance(
                     session=self.session,
                     actor=self.coordinator,
                     group_id=group.id,
@@ -602,7 +606,7 @@ def _group(
         duration_minutes=90,
         **spec,
     )
-    groups.announce(
+    group_announcements.announce(
         session=session,
         actor=coordinator,
         group_id=group.id,
@@ -617,7 +621,7 @@ def _members(session: Session, coordinator: Actor, group: Group) -> list[dict[st
     return [
         {"graduate_id": m.graduate_id}
         for m in session.scalars(
-            groups.members(session=session, actor=coordinator, group_id=group.id)
+            group_membership.members(session=session, actor=coordinator, group_id=group.id)
         )
         if m.status == "member"
     ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from api.auth import Actor
 from api.db import make_engine
 from api.graduates.models import Graduate
-from api.groups import service
+from api.groups import membership
 from api.groups.models import Group, GroupMember
 from api.programs.models import Program
 from api.users.models import User
@@ -102,7 +102,7 @@ def test_two_graduates_racing_for_the_last_seat_one_wins(database_kind, migrated
     def second_joins() -> None:
         with Session(engine) as session:
             try:
-                member = service.join(
+                member = membership.join(
                     session=session,
                     actor=second_actor,
                     group_id=group_id,
@@ -117,7 +117,7 @@ def test_two_graduates_racing_for_the_last_seat_one_wins(database_kind, migrated
     racer = threading.Thread(target=second_joins)
     try:
         with Session(engine) as session_a:
-            won = service.join(
+            won = membership.join(
                 session=session_a, actor=first_actor, group_id=group_id, share_name=False, now=now
             )
             assert (won.status, won.seat) == ("member", 1)

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.flags.models import Flag
 from api.graduates.models import Graduate
+from api.groups.announcements import announcement_recipients
 from api.groups.models import GroupMember
-from api.groups.service import announcement_recipients
 from api.notifications.models import Notification
 from tests import factories
 

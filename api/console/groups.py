@@ -21,8 +21,13 @@ from werkzeug.wrappers import Response as BaseResponse  # what redirect() return
 
 from api.console.views import RUNNERS, STAFF, blp, for_roles
 from api.errors import Invalid, NotFound
+from api.groups import announcements as announcements_service
+from api.groups import attendance as attendance_service
+from api.groups import coordinators as coordinators_service
+from api.groups import meetings as meetings_service
+from api.groups import membership as membership_service
 from api.groups import schemas as group_schemas
-from api.groups import service
+from api.groups import service as groups_service
 from api.groups.models import ATTENDANCE, MEMBER, GroupMember
 from api.programs.models import Program
 from api.runtime import runtime
@@ -62,9 +67,9 @@ def _instant(start: str) -> datetime:
     try:
         value = datetime.fromisoformat(start)
     except ValueError:
-        raise NotFound(service.NO_OCCURRENCE) from None
+        raise NotFound(meetings_service.NO_OCCURRENCE) from None
     if value.tzinfo is None:
-        raise NotFound(service.NO_OCCURRENCE)
+        raise NotFound(meetings_service.NO_OCCURRENCE)
     return value.astimezone(UTC)
 
 
@@ -96,7 +101,7 @@ def groups() -> str:
     found = (
         rt.db.session()
         .scalars(
-            service.listed(
+            groups_service.listed(
                 session=rt.db.session(), actor=g.actor, program_id=program_id, archived=False
             )
         )
@@ -138,23 +143,27 @@ def _weeks(first: date, meetings: list[dict[str, Any]], zone: str) -> list[list[
 def group_page(group_id: uuid.UUID) -> str:
     rt = runtime()
     session, now = rt.db.session(), rt.clock.now()
-    detail = service.read(session=session, actor=g.actor, group_id=group_id)
+    detail = groups_service.read(session=session, actor=g.actor, group_id=group_id)
     group = detail["group"]
     first = _month(group.timezone, now)
     tz = zoneinfo.ZoneInfo(group.timezone)
     last = (first + timedelta(days=31)).replace(day=1)
     start = datetime.combine(first - timedelta(days=7), time(), tz).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=7), time(), tz).astimezone(UTC)
-    meetings = service.meetings(
+    meetings = meetings_service.meetings(
         session=session, actor=g.actor, group_id=group_id, start=start, end=end, now=now
     )
     news = session.scalars(
-        service.announcements(session=session, actor=g.actor, group_id=group_id).limit(10)
+        announcements_service.announcements(
+            session=session, actor=g.actor, group_id=group_id
+        ).limit(10)
     ).all()
-    engagement = service.engagement(
+    engagement = attendance_service.engagement(
         session=session, actor=g.actor, group_id=group_id, months=ENGAGEMENT_MONTHS, now=now
     )
-    coordinators = service.coordinators(session=session, actor=g.actor, group_id=group_id)
+    coordinators = coordinators_service.coordinators(
+        session=session, actor=g.actor, group_id=group_id
+    )
     return render_template(
         "console/group.html",
         group=group,
@@ -186,7 +195,7 @@ def group_announce(group_id: uuid.UUID) -> BaseResponse:
         raise Invalid(
             "Give the announcement a title and some text.", errors=exc.normalized_messages()
         ) from None
-    service.announce(group_id=group_id, **body, **_context())
+    announcements_service.announce(group_id=group_id, **body, **_context())
     return redirect(url_for(".group_page", group_id=group_id, done="announced"), 303)
 
 
@@ -194,7 +203,9 @@ def group_announce(group_id: uuid.UUID) -> BaseResponse:
 @for_roles(STAFF, "Program staff assign coordinators to groups.")
 def group_coordinators(group_id: uuid.UUID) -> BaseResponse:
     emails = [e.strip() for e in request.form.get("emails", "").replace(",", "\n").split()]
-    service.assign_coordinators(group_id=group_id, emails=[e for e in emails if e], **_context())
+    coordinators_service.assign_coordinators(
+        group_id=group_id, emails=[e for e in emails if e], **_context()
+    )
     return redirect(url_for(".group_page", group_id=group_id, done="assigned"), 303)
 
 
@@ -223,10 +234,10 @@ def group_schedule(group_id: uuid.UUID) -> BaseResponse:
         clock_time = None
     if day not in DAYS or clock_time is None:
         raise Invalid("Choose a day and a time.", errors={"day": ["a weekday"], "time": ["HH:MM"]})
-    group = service.read(session=rt.db.session(), actor=g.actor, group_id=group_id)["group"]
+    group = groups_service.read(session=rt.db.session(), actor=g.actor, group_id=group_id)["group"]
     first = group.starts_at_local.date()
     anchor = first + timedelta(days=list(DAYS).index(day) - first.weekday())
-    service.update_group(
+    groups_service.update_group(
         group_id=group_id,
         rrule=f"FREQ=WEEKLY;BYDAY={day}",
         starts_at_local=datetime.combine(anchor, clock_time),
@@ -244,17 +255,17 @@ def meeting_page(group_id: uuid.UUID, start: str) -> str:
     rt = runtime()
     session, now = rt.db.session(), rt.clock.now()
     original = _instant(start)
-    detail = service.read(session=session, actor=g.actor, group_id=group_id)
+    detail = groups_service.read(session=session, actor=g.actor, group_id=group_id)
     group = detail["group"]
-    item = service.occurrence(session=session, group=group, original_start=original)
+    item = meetings_service.occurrence(session=session, group=group, original_start=original)
     seated = session.scalars(
-        service.members(session=session, actor=g.actor, group_id=group_id).where(
+        membership_service.members(session=session, actor=g.actor, group_id=group_id).where(
             GroupMember.status == MEMBER
         )
     ).all()
     register = {
         row.graduate_id: row.status
-        for row in service.attendance(
+        for row in attendance_service.attendance(
             session=session, actor=g.actor, group_id=group_id, original_start=original
         )
     }
@@ -288,7 +299,7 @@ def meeting_attendance(group_id: uuid.UUID, start: str) -> BaseResponse:
         raise Invalid(
             "Mark each member present, absent or excused.", errors=exc.normalized_messages()
         ) from None
-    service.record_attendance(
+    attendance_service.record_attendance(
         group_id=group_id, original_start=_instant(start), records=body["records"], **_context()
     )
     return redirect(
@@ -313,5 +324,7 @@ def meeting_change(group_id: uuid.UUID, start: str) -> BaseResponse:
         body = group_schemas.MeetingChange().load(raw)
     except ma.ValidationError as exc:
         raise Invalid("Check the new date and time.", errors=exc.normalized_messages()) from None
-    service.change_meeting(group_id=group_id, original_start=_instant(start), **body, **_context())
+    meetings_service.change_meeting(
+        group_id=group_id, original_start=_instant(start), **body, **_context()
+    )
     return redirect(url_for(".meeting_page", group_id=group_id, start=start, done="changed"), 303)

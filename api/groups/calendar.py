@@ -22,8 +22,8 @@ from api import access
 from api.auth import Actor
 from api.errors import Forbidden, NotFound
 from api.graduates.models import Graduate
+from api.groups.meetings import Occurrence, occurrences
 from api.groups.models import MEMBER, Group, GroupCalendarFeed, GroupMember
-from api.groups.service import Occurrence, occurrences
 from api.plans.calendar import FEED_NOT_FOUND, hash_token
 from api.programs.models import Membership, Role
 

@@ -10,7 +10,15 @@ from marshmallow import RAISE
 
 from api.errors import NotFound
 from api.extensions.smorest import Blueprint, SelectPage
-from api.groups import calendar, service
+from api.groups import (
+    announcements,
+    attendance,
+    calendar,
+    coordinators,
+    meetings,
+    membership,
+    service,
+)
 from api.groups import schemas as s
 from api.runtime import runtime
 
@@ -40,9 +48,9 @@ def _instant(start: str) -> datetime:
     try:
         value = datetime.fromisoformat(start)
     except ValueError:
-        raise NotFound(service.NO_OCCURRENCE) from None
+        raise NotFound(meetings.NO_OCCURRENCE) from None
     if value.tzinfo is None:
-        raise NotFound(service.NO_OCCURRENCE)
+        raise NotFound(meetings.NO_OCCURRENCE)
     return value.astimezone(UTC)
 
 
@@ -91,14 +99,14 @@ class GroupCoordinators(MethodView):
     @blp.response(200, s.Coordinator(many=True))
     def get(self, group_id: uuid.UUID):
         """The coordinators assigned to run the group (empty: every coordinator runs it)."""
-        return service.coordinators(group_id=group_id, **_reader())
+        return coordinators.coordinators(group_id=group_id, **_reader())
 
     @blp.requires("staff")
     @blp.arguments(s.CoordinatorsIn)
     @blp.response(200, s.Coordinator(many=True))
     def put(self, body: dict, group_id: uuid.UUID):
         """Assign the group to these coordinators (staff); they alone run it from now on."""
-        return service.assign_coordinators(group_id=group_id, **body, **_context())
+        return coordinators.assign_coordinators(group_id=group_id, **body, **_context())
 
 
 @blp.route(f"{GROUP}/archive")
@@ -117,7 +125,7 @@ class GroupMeetings(MethodView):
     @blp.response(200, s.Meeting(many=True))
     def get(self, query: dict, group_id: uuid.UUID):
         """Meetings whose original start is between ?from= and ?to= (at most 400 days)."""
-        return service.meetings(group_id=group_id, **query, **_context())
+        return meetings.meetings(group_id=group_id, **query, **_context())
 
 
 @blp.route(MEETING)
@@ -127,7 +135,7 @@ class GroupMeeting(MethodView):
     @blp.response(200, s.Meeting)
     def put(self, body: dict, group_id: uuid.UUID, start: str):
         """Cancel one meeting or move it in time or place (no change restores it)."""
-        return service.change_meeting(
+        return meetings.change_meeting(
             group_id=group_id, original_start=_instant(start), **body, **_context()
         )
 
@@ -139,7 +147,9 @@ class MeetingRsvp(MethodView):
     @blp.response(200, s.Rsvp)
     def put(self, body: dict, group_id: uuid.UUID, start: str):
         """Yes or no to a meeting still to come (a member with a seat)."""
-        return service.rsvp(group_id=group_id, original_start=_instant(start), **body, **_context())
+        return meetings.rsvp(
+            group_id=group_id, original_start=_instant(start), **body, **_context()
+        )
 
 
 @blp.route(f"{MEETING}/attendance")
@@ -148,7 +158,7 @@ class MeetingAttendance(MethodView):
     @blp.response(200, s.Attendance(many=True))
     def get(self, group_id: uuid.UUID, start: str):
         """The register of one meeting."""
-        return service.attendance(group_id=group_id, original_start=_instant(start), **_reader())
+        return attendance.attendance(group_id=group_id, original_start=_instant(start), **_reader())
 
     @blp.requires(*RUNNERS)
     @blp.arguments(s.AttendanceIn)
@@ -156,7 +166,7 @@ class MeetingAttendance(MethodView):
     def put(self, body: dict, group_id: uuid.UUID, start: str):
         """Replace the register of a meeting that has happened: present, absent or excused
         per member (sending the same list again changes nothing)."""
-        return service.record_attendance(
+        return attendance.record_attendance(
             group_id=group_id, original_start=_instant(start), **body, **_context()
         )
 
@@ -168,20 +178,20 @@ class GroupMembership(MethodView):
     @blp.response(201, s.MyMembership)
     def post(self, body: dict, group_id: uuid.UUID):
         """Join: a seat if one is free, else the waitlist (status says which)."""
-        return service.join(group_id=group_id, **body, **_context())
+        return membership.join(group_id=group_id, **body, **_context())
 
     @blp.requires("graduate")
     @blp.arguments(s.MembershipPatch)
     @blp.response(200, s.MyMembership)
     def patch(self, body: dict, group_id: uuid.UUID):
         """Choose whether other members who share theirs may see my display name."""
-        return service.update_membership(group_id=group_id, **body, **_reader())
+        return membership.update_membership(group_id=group_id, **body, **_reader())
 
     @blp.requires("graduate")
     @blp.response(204)
     def delete(self, group_id: uuid.UUID):
         """Leave the group (or its waitlist). No reason is asked and nobody is told."""
-        service.leave(group_id=group_id, **_context())
+        membership.leave(group_id=group_id, **_context())
 
 
 @blp.route(f"{GROUP}/members")
@@ -191,7 +201,7 @@ class GroupMembers(MethodView):
     @blp.paginate(SelectPage)
     def get(self, group_id: uuid.UUID):
         """Members then the waitlist, by display name (the group's coordinators and staff)."""
-        return service.members(group_id=group_id, **_reader())
+        return membership.members(group_id=group_id, **_reader())
 
 
 @blp.route(f"{GROUP}/peers")
@@ -200,7 +210,7 @@ class GroupPeers(MethodView):
     @blp.response(200, s.Peers)
     def get(self, group_id: uuid.UUID):
         """For a member who shares their name: who else does, and how many others there are."""
-        return service.peers(group_id=group_id, **_reader())
+        return membership.peers(group_id=group_id, **_reader())
 
 
 @blp.route(f"{GROUP}/announcements")
@@ -210,14 +220,14 @@ class GroupAnnouncements(MethodView):
     @blp.paginate(SelectPage)
     def get(self, group_id: uuid.UUID):
         """The group's announcements, newest first (members, coordinators and staff)."""
-        return service.announcements(group_id=group_id, **_reader())
+        return announcements.announcements(group_id=group_id, **_reader())
 
     @blp.requires(*RUNNERS)
     @blp.arguments(s.AnnouncementIn)
     @blp.response(201, s.Announcement)
     def post(self, body: dict, group_id: uuid.UUID):
         """Tell the members something; the full text is read in the app."""
-        return service.announce(group_id=group_id, **body, **_context())
+        return announcements.announce(group_id=group_id, **body, **_context())
 
 
 @blp.route(f"{GROUP}/engagement")
@@ -228,7 +238,7 @@ class GroupEngagement(MethodView):
     def get(self, query: dict, group_id: uuid.UUID):
         """Attendance rate and members active per month (?months=, default 6): counts only;
         any other parameter (a score, a flag) is refused."""
-        return service.engagement(group_id=group_id, **query, **_context())
+        return attendance.engagement(group_id=group_id, **query, **_context())
 
 
 @blp.route(f"{GROUP}/calendar-feed")
