@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from api.console.views import RUNNERS, STAFF, blp, for_roles
-from api.errors import Invalid, NotFound
+from api.errors import Invalid
 from api.groups import announcements as announcements_service
 from api.groups import attendance as attendance_service
 from api.groups import coordinators as coordinators_service
@@ -61,16 +61,6 @@ def _program() -> dict[str, Any]:
 
 def meeting_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _instant(start: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(start)
-    except ValueError:
-        raise NotFound(meetings_service.NO_OCCURRENCE) from None
-    if value.tzinfo is None:
-        raise NotFound(meetings_service.NO_OCCURRENCE)
-    return value.astimezone(UTC)
 
 
 def _context() -> dict[str, Any]:
@@ -254,7 +244,7 @@ def group_schedule(group_id: uuid.UUID) -> BaseResponse:
 def meeting_page(group_id: uuid.UUID, start: str) -> str:
     rt = runtime()
     session, now = rt.db.session(), rt.clock.now()
-    original = _instant(start)
+    original = meetings_service.parse_start(start)
     detail = groups_service.read(session=session, actor=g.actor, group_id=group_id)
     group = detail["group"]
     item = meetings_service.occurrence(session=session, group=group, original_start=original)
@@ -300,7 +290,10 @@ def meeting_attendance(group_id: uuid.UUID, start: str) -> BaseResponse:
             "Mark each member present, absent or excused.", errors=exc.normalized_messages()
         ) from None
     attendance_service.record_attendance(
-        group_id=group_id, original_start=_instant(start), records=body["records"], **_context()
+        group_id=group_id,
+        original_start=meetings_service.parse_start(start),
+        records=body["records"],
+        **_context(),
     )
     return redirect(
         url_for(".meeting_page", group_id=group_id, start=start, done="attendance"), 303
@@ -325,6 +318,6 @@ def meeting_change(group_id: uuid.UUID, start: str) -> BaseResponse:
     except ma.ValidationError as exc:
         raise Invalid("Check the new date and time.", errors=exc.normalized_messages()) from None
     meetings_service.change_meeting(
-        group_id=group_id, original_start=_instant(start), **body, **_context()
+        group_id=group_id, original_start=meetings_service.parse_start(start), **body, **_context()
     )
     return redirect(url_for(".meeting_page", group_id=group_id, start=start, done="changed"), 303)

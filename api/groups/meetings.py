@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dateutil.rrule import rrulestr
@@ -30,6 +30,18 @@ ALLOWED_FREQUENCIES = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
 MAX_WINDOW = timedelta(days=400)
 NO_OCCURRENCE = "No meeting of this group starts at that time."
 RULE_HELP = "an RFC 5545 RRULE in the group's local time, e.g. FREQ=WEEKLY;BYDAY=TU"
+
+
+def parse_start(start: str) -> datetime:
+    """A meeting is addressed by its original start, e.g. 2026-12-01T23:00:00Z; anything
+    that is not an instant with an offset addresses no meeting."""
+    try:
+        value = datetime.fromisoformat(start)
+    except ValueError:
+        raise NotFound(NO_OCCURRENCE) from None
+    if value.tzinfo is None:
+        raise NotFound(NO_OCCURRENCE)
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, g, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from api.errors import NotFound
 from api.extensions.smorest import Blueprint, SelectPage
 from api.groups import (
     announcements,
@@ -41,17 +39,6 @@ def _context() -> dict[str, Any]:
 
 def _reader() -> dict[str, Any]:
     return {"session": runtime().db.session(), "actor": g.actor}
-
-
-def _instant(start: str) -> datetime:
-    """A meeting is addressed by its original start, e.g. 2026-12-01T23:00:00Z."""
-    try:
-        value = datetime.fromisoformat(start)
-    except ValueError:
-        raise NotFound(meetings.NO_OCCURRENCE) from None
-    if value.tzinfo is None:
-        raise NotFound(meetings.NO_OCCURRENCE)
-    return value.astimezone(UTC)
 
 
 def _feed_url(token: str) -> str:
@@ -136,7 +123,7 @@ class GroupMeeting(MethodView):
     def put(self, body: dict, group_id: uuid.UUID, start: str):
         """Cancel one meeting or move it in time or place (no change restores it)."""
         return meetings.change_meeting(
-            group_id=group_id, original_start=_instant(start), **body, **_context()
+            group_id=group_id, original_start=meetings.parse_start(start), **body, **_context()
         )
 
 
@@ -148,7 +135,7 @@ class MeetingRsvp(MethodView):
     def put(self, body: dict, group_id: uuid.UUID, start: str):
         """Yes or no to a meeting still to come (a member with a seat)."""
         return meetings.rsvp(
-            group_id=group_id, original_start=_instant(start), **body, **_context()
+            group_id=group_id, original_start=meetings.parse_start(start), **body, **_context()
         )
 
 
@@ -158,7 +145,9 @@ class MeetingAttendance(MethodView):
     @blp.response(200, s.Attendance(many=True))
     def get(self, group_id: uuid.UUID, start: str):
         """The register of one meeting."""
-        return attendance.attendance(group_id=group_id, original_start=_instant(start), **_reader())
+        return attendance.attendance(
+            group_id=group_id, original_start=meetings.parse_start(start), **_reader()
+        )
 
     @blp.requires(*RUNNERS)
     @blp.arguments(s.AttendanceIn)
@@ -167,7 +156,7 @@ class MeetingAttendance(MethodView):
         """Replace the register of a meeting that has happened: present, absent or excused
         per member (sending the same list again changes nothing)."""
         return attendance.record_attendance(
-            group_id=group_id, original_start=_instant(start), **body, **_context()
+            group_id=group_id, original_start=meetings.parse_start(start), **body, **_context()
         )
 
 
