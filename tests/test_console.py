@@ -319,6 +319,8 @@ def test_acknowledge_then_resolve_with_outcome_and_note_through_the_flag_service
     page = client.get(f"/console/flags/{flag_id}").get_data(as_text=True)
     assert ">Acknowledge</button>" in page and '<label for="outcome">Outcome</label>' in page
     assert '<label for="note">Note</label>' in page and ">Resolve</button>" in page
+    # Nobody on this care team has a phone or an email channel yet: the history says so.
+    assert "The rules alerted the care team (no one could be reached)" in page
 
     acked = post_form(client, f"/console/flags/{flag_id}", f"/console/flags/{flag_id}/acknowledge")
     assert acked.status_code == 303

@@ -31,6 +31,7 @@ PHASES = {
 EVENTS = {
     "raised": "raised it",
     "updated": "added evidence",
+    "alerted": "alerted the care team",
     "acknowledged": "acknowledged it",
     "resolved": "resolved it",
     "escalated": "escalated it",
