@@ -243,3 +243,56 @@ def test_the_bam_stays_every_two_weeks_after_month_6(story, run_jobs):
     )
     assert flag["details"]["missed_due_dates"] == ["2027-05-17", "2027-05-31"]
     assert story.flags("partial") == []  # Part 2: not for a therapist without that consent
+
+
+def test_missed_forms_a_clinician_resolved_are_not_raised_again(story, run_jobs):
+    """Months 4-6, PHQ-9 and GAD-7 fortnightly: the pair missed on days 112 and 126 is
+    raised once; after it is resolved and the cooldown ends, the same pair does not come
+    back. Missing day 140 too makes a new pair, which is raised."""
+    story.clock.advance(days=97)  # day 98, a fortnightly due date: everything answered
+    for form, body in (("phq9", phq9(6)), ("gad7", gad7(4)), ("bam", bam(0))):
+        story.check_in(form, body)
+    live_days(story, 32)  # to day 130: BAM answered, PHQ-9 and GAD-7 skipped
+    run_jobs()
+    [flag] = story.flags()
+    assert flag["details"]["missed_due_dates"] == ["2027-02-22", "2027-03-08"]
+    story.resolve(flag["id"])
+    live_days(story, 10)  # day 140: the cooldown is over, no new due date has closed
+    run_jobs()
+    assert story.flags() == []
+    live_days(story, 4)  # day 144: the day-140 forms closed unanswered
+    run_jobs()
+    [again] = story.flags()
+    assert again["details"]["missed_due_dates"] == ["2027-03-08", "2027-03-22"]
+
+
+def test_missed_appointments_a_clinician_resolved_are_not_raised_again(story, run_jobs, as_user):
+    therapist = as_user(story.emails["therapist"])
+    base = f"/api/v1/graduates/{story.graduate_id}"
+    appointment = therapist.post(
+        f"{base}/plan/appointments",
+        json={
+            "kind": "therapy",
+            "clinician_name": "Dr. Lee",
+            "location": "Clinic",
+            "starts_at_local": "2026-11-04T10:00:00",
+            "rrule": "FREQ=WEEKLY;COUNT=8",
+        },
+    ).json
+    story.clock.advance(days=14)
+    reports = f"{base}/appointments/{appointment['id']}/reports"
+    for start in ("2026-11-04T16:00:00+00:00", "2026-11-11T16:00:00+00:00"):
+        assert (
+            as_user(story.email)
+            .post(reports, json={"occurrence_start": start, "status": "missed"})
+            .status_code
+            == 200
+        )
+    story.check_in("phq9", phq9(6))
+    story.check_in("gad7", gad7(4))
+    run_jobs()
+    [flag] = story.flags()
+    story.resolve(flag["id"])
+    keep_active_and_answer_forms(story, 9)  # past the cooldown, no new report
+    run_jobs()
+    assert story.flags() == []

@@ -180,6 +180,8 @@ def raise_signal(
             return None  # a step-up review is already open: it says more than a watch would
         if signal.kind not in UNCOOLED and _cooling_down(session, graduate.id, signal, now, rules):
             return None
+        if _already_reviewed(session, graduate.id, signal):
+            return None
     flag = Flag(
         graduate_id=graduate.id,
         program_id=graduate.program_id,
@@ -296,7 +298,11 @@ def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: s
 def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
     """A repeat updates the open flag's evidence; the event keeps what it said before, so
     the flag can be shown as it stood at an earlier moment (a weekly summary's end)."""
-    was = {"explanation": flag.explanation, "evidence": list(flag.evidence)}
+    was = {
+        "explanation": flag.explanation,
+        "evidence": list(flag.evidence),
+        "details": flag.details,
+    }
     flag.evidence = list(dict.fromkeys([*flag.evidence, *(str(i) for i in signal.evidence)]))
     flag.explanation, flag.details, flag.updated_at = signal.explanation, signal.details, now
     _event(session, flag, None, "updated", {"rule": signal.rule, "was": was}, now)
@@ -323,6 +329,53 @@ def _cooling_down(
     ).all()
     severity = flag_rules.SEVERITY[signal.kind]
     return any(flag_rules.SEVERITY[kind] >= severity for kind in recent)
+
+
+def _already_reviewed(session: Session, graduate_id: uuid.UUID, signal: flag_rules.Signal) -> bool:
+    """Whether a clinician already resolved a flag, as or more severe, that counted exactly
+    these missed events.
+
+    Missed forms, appointments and meetings name the events they count, and the same pair
+    stays "the latest two" until a new one falls due: without this the daily run would raise
+    it again as soon as the cooldown ends. A new missed event makes a new pair. Inactivity
+    is left out: a silence that goes on is news each time. A flag counted every signal
+    merged into it, so the details each merge replaced (kept in its events) count too."""
+    events = _missed_events(signal.details)
+    if events is None:
+        return False
+    severity = flag_rules.SEVERITY[signal.kind]
+    reviewed = {
+        flag_id: details
+        for flag_id, kind, details in session.execute(
+            select(Flag.id, Flag.kind, Flag.details).where(
+                Flag.graduate_id == graduate_id,
+                Flag.source == signal.source,
+                Flag.kind.in_((FlagKind.DISENGAGED, FlagKind.STEP_UP)),
+                Flag.status == FlagStatus.RESOLVED,
+                Flag.outcome != FlagOutcome.SUPERSEDED,
+            )
+        )
+        if flag_rules.SEVERITY[kind] >= severity
+    }
+    if not reviewed:
+        return False
+    replaced = session.scalars(
+        select(FlagEvent.details).where(
+            FlagEvent.flag_id.in_(reviewed), FlagEvent.action == "updated"
+        )
+    )
+    counted = [*reviewed.values(), *((data.get("was") or {}).get("details") for data in replaced)]
+    return any(_missed_events(details) == events for details in counted)
+
+
+def _missed_events(details: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """Which missed events a disengagement signal counted: the form or group and the due
+    dates or occurrences (None: it counts no events, as inactivity)."""
+    details = details or {}
+    events = details.get("missed_due_dates", details.get("missed"))
+    if events is None:
+        return None
+    return (details.get("form"), details.get("group_id"), tuple(events))
 
 
 def _open(session: Session, graduate_id: uuid.UUID, kind: str, source: str) -> Flag | None:
