@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from jobs.scheduler import run_job
 from tests.test_flags import Story, bam, gad7, phq9
 
 
@@ -136,6 +137,22 @@ def test_an_escalation_is_pushed_to_staff_with_nothing_clinical_in_it(story, run
     assert [item["kind"] for item in therapist] == ["alert"]  # escalations go to staff
     run_jobs()  # escalated once: pushed once
     assert len(story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json) == 2
+
+
+def test_one_flags_escalation_never_replaces_anothers(app, story, run_jobs):
+    """Two urgent flags escalated in separate runs before a dispatcher passes: staff get
+    both, not only the newer one."""
+    story.check_in("phq9", phq9(2, item9=1))
+    story.clock.advance(minutes=10)
+    story.check_in("phq9", phq9(2, item9=1))
+    story.clock.advance(minutes=51)
+    assert run_job(app, "flags.escalate") == 1
+    story.clock.advance(minutes=10)
+    assert run_job(app, "flags.escalate") == 1
+    run_jobs()  # the dispatch pass
+    inbox = story.as_user(story.emails["staff"]).get("/api/v1/me/notifications").json
+    escalations = [item for item in inbox if item["kind"] == "escalation"]
+    assert sorted(item["link"] for item in escalations) == sorted(f["id"] for f in story.flags())
 
 
 def test_an_acknowledged_urgent_flag_does_not_escalate(story, run_jobs):

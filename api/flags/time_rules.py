@@ -341,9 +341,17 @@ def escalate(*, session: Session, now: datetime) -> int:
             )
         )
         # Staff escalations ignore quiet hours (DOMAIN.md rule 8): due now, never expiring.
+        # Each flag collapses only with itself: one flag's escalation never replaces another's.
         subject = f"flag:{flag.id}:escalated"
         pushes += [
-            Planned(user, NotificationKind.ESCALATION, subject, now, link=str(flag.id))
+            Planned(
+                user,
+                NotificationKind.ESCALATION,
+                subject,
+                now,
+                collapse_key=subject,
+                link=str(flag.id),
+            )
             for user in on_call
         ]
         escalated += 1
