@@ -194,6 +194,27 @@ def test_a_step_up_waits_for_working_hours(db, as_user, clock, sender):
     assert flag["alert_status"] == "no_one_reached"  # nobody has a phone or an email
 
 
+def test_a_request_to_talk_alerts_the_care_team_within_working_hours(db, as_user, clock):
+    story = Story(db, as_user, clock)
+    users = {
+        who: db.scalar(select(User.id).where(User.email == email))
+        for who, email in story.emails.items()
+    }
+    ask = f"/api/v1/graduates/{story.graduate_id}/contact-requests"
+    clock.set(datetime(2026, 11, 28, 1, 30, tzinfo=UTC))  # Friday 19:30 in Chicago
+    assert as_user(story.email).post(ask).status_code == 201
+    rows = alerts(db)
+    assert {row.user_id for row in rows} == set(users.values())  # both consenting therapists
+    assert {row.due_at for row in rows} == {datetime(2026, 11, 30, 14, 0, tzinfo=UTC)}
+    assert as_user(story.email).post(ask).status_code == 201  # asked again: the same flag
+    assert len(alerts(db)) == len(rows)
+    [flag] = story.flags()
+    story.resolve(flag["id"])
+    clock.set(datetime(2026, 12, 1, 16, 0, tzinfo=UTC))  # Tuesday 10:00: at once
+    assert as_user(story.email).post(ask).status_code == 201
+    assert {row.due_at for row in alerts(db) if row.due_at > rows[0].due_at} == {clock.now()}
+
+
 def test_working_hours_and_zone_are_program_settings(db, world, as_user, clock):
     url = f"/api/v1/programs/{world.program.id}"
     staff = as_user(world.staff.email)

@@ -1,4 +1,5 @@
-"""Telling the care team at once: an alert for every urgent and step-up flag.
+"""Telling the care team at once: an alert for every urgent and step-up flag, and for a
+graduate's own request to talk to someone.
 
 `flag_raised` runs in the transaction that raises the flag (`service.raise_signal`, the
 one place flags are born). It queues, for each person who must act on the flag, an inbox
@@ -15,9 +16,11 @@ Never a coordinator, an unlinked therapist or one without consent. The words are
 kind's generic text (`api.notifications.texts`): no name, score, answer or anything
 Part 2; the link is the flag's opaque id.
 
-When: an urgent flag now, at any hour (nobody's quiet hours hold it); a step-up review now
-during the program's working hours, otherwise at their next opening. Watch and
-disengaged flags are not alerted (the flag list and the weekly summaries carry them).
+When: an urgent flag now, at any hour (nobody's quiet hours hold it); a step-up review or
+a contact request now during the program's working hours, otherwise at their next opening
+(the graduate was told "they will reach out": someone must hear of it without having to
+look). Watch and disengaged flags are not alerted (the flag list and the weekly summaries
+carry them).
 
 The flag records whether anyone can be reached (`alert_status`): "queued" when at least
 one recipient has a device or a verified email, "no_one_reached" otherwise, and the
@@ -52,7 +55,7 @@ from api.programs.models import Membership, Program, Role
 from api.vocabulary import FlagKind, FlagSource, NotificationKind, NotificationStatus
 
 log = logging.getLogger("api.flags")
-ALERTED = (FlagKind.URGENT, FlagKind.STEP_UP)
+ALERTED = (FlagKind.URGENT, FlagKind.STEP_UP, FlagKind.CONTACT_REQUEST)
 QUEUED, NO_ONE_REACHED = "queued", "no_one_reached"
 
 
@@ -63,7 +66,7 @@ def flag_raised(*, session: Session, flag: Flag, now: datetime) -> None:
     program = session.get_one(Program, flag.program_id)
     people = recipients(session, flag=flag, program=program)
     due = now
-    if flag.kind == FlagKind.STEP_UP:
+    if flag.kind != FlagKind.URGENT:
         due = hours.next_opening(hours.working_hours(program), hours.zone(session, program), now)
     subject = f"flag:{flag.id}"
     emails = channels.verified(session, people)
