@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,9 +38,10 @@ log = logging.getLogger("api.notifications")
 TABLE = "notifications"
 MONTHS_AHEAD = 3  # what the outbox can take if the job stops: today's month plus these
 _NAME = re.compile(rf"^{TABLE}_(\d{{4}})_(\d{{2}})$")
-# DDL on the outbox waits at most this for its lock, and then gives up until the next run,
-# rather than queueing every dispatcher and request behind it.
-LOCK_TIMEOUT = "5s"
+# DDL on the outbox waits at most this for its locks, and then gives up until the next run,
+# rather than queueing every dispatcher and request behind it; each change is committed at
+# once, so no lock outlives it.
+LOCK_TIMEOUT = "2s"
 IN_FLIGHT = (NotificationStatus.PENDING, NotificationStatus.CLAIMED)
 
 
@@ -122,8 +122,8 @@ def ensure(*, session: Session, now: datetime, behind: int = 0, ahead: int = MON
 
 
 def drop_before(*, session: Session, before: datetime) -> list[str]:
-    """Detach and drop the partitions that end at or before `before`, unless a row in one
-    is still pending or claimed (then it stays, and the row delete trims it); their names."""
+    """Drop the partitions that end at or before `before`, unless a row in one is still
+    pending or claimed (then it stays, and the row delete trims it); their names."""
     if not _partitioned(session):
         return []
     return [
@@ -138,8 +138,9 @@ def _partitioned(session: Session) -> bool:
 
 
 def _attach(session: Session, month: Month) -> bool:
-    # Made apart and attached: ATTACH takes a lock that lets reads and writes of the outbox
-    # go on, where CREATE TABLE … PARTITION OF would stop them while it waits.
+    # Made apart and attached: ATTACH lets reads and writes of the outbox go on, where
+    # CREATE TABLE … PARTITION OF would stop them while it waits for its lock. Both copy
+    # the foreign keys, which holds off writes to users and graduates for a moment.
     session.execute(text(f"CREATE TABLE {month.name} (LIKE {TABLE} INCLUDING DEFAULTS)"))
     session.execute(
         text(f"ALTER TABLE {TABLE} ATTACH PARTITION {month.name} FOR VALUES {month.bounds}")
@@ -148,8 +149,10 @@ def _attach(session: Session, month: Month) -> bool:
 
 
 def _drop(session: Session, month: Month) -> bool:
-    session.execute(text(f"ALTER TABLE {TABLE} DETACH PARTITION {month.name}"))
-    # Looked at once detached, so nothing can make a row of it pending meanwhile.
+    # Dropped in place, not detached first: a detached partition's foreign keys become its
+    # own, and dropping those locks users and graduates against every read. The outbox is
+    # locked before the look, so nothing can make a row of it pending meanwhile.
+    session.execute(text(f"LOCK TABLE ONLY {TABLE} IN ACCESS EXCLUSIVE MODE"))
     in_flight = session.scalar(
         text(f"SELECT EXISTS (SELECT FROM {month.name} WHERE status = ANY(:statuses))"),
         {"statuses": list(IN_FLIGHT)},
@@ -164,31 +167,24 @@ def _drop(session: Session, month: Month) -> bool:
 def _in_savepoint(
     session: Session, month: Month, done: str, work: Callable[[Session, Month], bool]
 ) -> bool:
-    """`work` in a savepoint kept only if it says so. A lock not granted in time (or another
-    scheduler doing the same at once) leaves everything as it was, for the next run."""
-    with _lock_timeout(session):
-        savepoint = session.begin_nested()
-        try:
-            kept = work(session, month)
-        except DBAPIError as error:
-            savepoint.rollback()
-            log.warning(
-                "outbox partition not %s",
-                done,
-                extra={"partition": month.name, "error": type(error.orig).__name__},
-            )
-            return False
-        if kept:
-            savepoint.commit()
-        else:
-            savepoint.rollback()
-        return kept
-
-
-@contextmanager
-def _lock_timeout(session: Session) -> Iterator[None]:
+    """`work` in a savepoint, committed at once if it says so. A lock not granted in time
+    (or another scheduler doing the same at once) leaves everything as it was, for the
+    next run."""
     session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    savepoint = session.begin_nested()
     try:
-        yield
-    finally:
+        kept = work(session, month)
+    except DBAPIError as error:
+        kept = False
+        log.warning(
+            "outbox partition not %s",
+            done,
+            extra={"partition": month.name, "error": type(error.orig).__name__},
+        )
+    if not kept:
+        savepoint.rollback()
         session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+        return False
+    savepoint.commit()
+    session.commit()  # and the locks go, and lock_timeout with them
+    return True
