@@ -45,6 +45,7 @@ from api.clock import FrozenClock
 from api.db import make_engine
 from api.flags.models import Flag, FlagEvent
 from api.graduates.models import CareTeamMember, Consent, Graduate
+from api.notifications import partitions
 from api.notifications.models import Device, Notification
 from api.programs.models import Membership, Program, Role
 from api.users.models import User
@@ -82,6 +83,9 @@ def _parent(args: argparse.Namespace, stack: ExitStack) -> None:
     migrate.upgrade(url)
     engine = make_engine(url)
     stack.callback(engine.dispose)
+    # The bench's clock is fixed; the migration made the outbox's months around today.
+    with Session(engine) as session:
+        partitions.ensure(session=session, now=push_pipeline.PLAN_AT, behind=1)
     fcm_url = fake_fcm.in_process_of_its_own(stack, FAKE_PORT)
     push_pipeline._seed(engine, args.graduates)
     _, reminders, _, _ = push_pipeline._materialize(engine)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.checkins import service as checkins
 from api.flags import time_rules
 from api.graduates import enrollment
+from api.notifications import dispatch, partitions
 from api.privacy import service as privacy
 from api.reminders import planner
 from api.summaries import service as summaries
@@ -43,6 +44,15 @@ JOBS: dict[str, Job] = {
     "summaries.weekly": Job(summaries.run_weekly, IntervalTrigger(minutes=15)),
     # Materializes the next hours' reminders; a second run (or scheduler) inserts nothing.
     "reminders.plan": Job(planner.run, IntervalTrigger(minutes=5)),
+    # The outbox's monthly partitions, this month and the next three (PostgreSQL): a day
+    # missed, or a few weeks, still leaves room for every row planned.
+    "notifications.partitions": Job(
+        partitions.ensure, CronTrigger(hour=3, minute=47, timezone="UTC")
+    ),
+    # Rows a week past due are never sent (nor claimed): ended, so retention may drop them.
+    "notifications.expire-late": Job(
+        dispatch.expire_late, CronTrigger(hour=4, minute=27, timezone="UTC")
+    ),
     # Accounts whose deletion grace period has ended; then the programs' retention periods.
     "privacy.erase-due": Job(privacy.erase_due, CronTrigger(hour=4, minute=7, timezone="UTC")),
     "privacy.retention": Job(
@@ -70,8 +80,6 @@ def run_job(app: Flask, job_id: str, now: datetime | None = None) -> int:
 
 def run_all_once(app: Flask, now: datetime | None = None) -> dict[str, int]:
     """Every job, then one dispatch pass (dispatchers are their own processes otherwise)."""
-    from api.notifications import dispatch
-
     counts = {job_id: run_job(app, job_id, now) for job_id in JOBS}
     counts["notifications.dispatch"] = dispatch.run_pass(app=app, now=now)
     return counts

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import create_app, devtokens, migrate
+from api import create_app, devtokens
 from api.clock import FrozenClock
 from api.graduates.models import CareTeamMember, Graduate
 from api.programs.models import Membership, Program, Role
@@ -59,7 +59,7 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def migrated_url(database_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with databases.fresh_database(database_kind, str(tmp_path_factory.mktemp("db"))) as url:
-        migrate.upgrade(url)
+        databases.upgrade(url)
         yield url
 
 

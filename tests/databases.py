@@ -9,10 +9,15 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from api import migrate
 from api.db import make_engine
+from api.notifications import partitions
+from tests import factories
 
+# The suite's clocks stay within a year of factories.NOW.
+SUITE_MONTHS = 12
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -61,12 +66,26 @@ def fresh_database(kind: str, tmp_dir: str) -> Iterator[str]:
         admin.dispose()
 
 
+def upgrade(url: str) -> None:
+    """Migrate, then make the outbox's partitions for every month the suite's clocks visit,
+    as the daily job would have made them by then (the migration makes only those around
+    the machine's own date)."""
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        partitions.ensure(
+            session=session, now=factories.NOW, behind=SUITE_MONTHS, ahead=SUITE_MONTHS
+        )
+        session.commit()
+    engine.dispose()
+
+
 @contextmanager
 def migrated_postgres(tmp_dir: str) -> Iterator[Engine]:
     """An engine on a fresh, migrated PostgreSQL database, for tests that need committed
     rows other connections or processes can see; dropped afterwards."""
     with fresh_database("postgresql", tmp_dir) as url:
-        migrate.upgrade(url)
+        upgrade(url)
         engine = make_engine(url)
         try:
             yield engine

@@ -34,7 +34,7 @@ def test_a_dump_restores_into_a_fresh_database_that_the_app_runs_on(
     postgres, tmp_path, session_clock
 ):
     source, target = postgres
-    migrate.upgrade(source)
+    databases.upgrade(source)
     app = create_app(conftest.test_config(source, session_clock))
     with app.app_context():
         rt = app.extensions["companion"]

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from api import create_app, devtokens, migrate
+from api import create_app, devtokens
 from api.checkins.models import CheckIn
 from api.clock import FrozenClock
 from api.flags import time_rules
@@ -63,7 +63,7 @@ class Cutter:
 @pytest.fixture
 def fresh(tmp_path) -> Iterator[tuple[str, Engine]]:
     with databases.fresh_database("postgresql", str(tmp_path)) as url:
-        migrate.upgrade(url)
+        databases.upgrade(url)
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
         yield url, admin
         admin.dispose()

@@ -174,7 +174,7 @@ def test_retention_outside_its_bounds_is_refused_and_nothing_changes(
 def test_the_retention_job_empties_old_inboxes_and_purges_long_erased_records(
     graduate, world, clock, db
 ):
-    old = clock.now() - timedelta(days=200)
+    old = clock.now() - timedelta(days=230)  # April: the whole month is past 180 days
     enqueue(
         db,
         items=[

@@ -9,7 +9,10 @@ One or many processes (`python -m jobs.dispatcher`); SQLite runs one. Each pass:
    `priority` before any reminder, whatever its due time). Of those, the ones past
    `expires_at` become `expired` (quiet hours began during an outage: not sent), and
    the ones a newer due row of the same collapse key replaces become `superseded`; an email whose
-   recipient has no verified email channel any more is `cancelled`. Commit.
+   recipient has no verified email channel any more is `cancelled`. Commit. Only rows due
+   within `LATE` are claimed: every statement of a pass carries that bound on due_at, so on
+   PostgreSQL it reads this month's partition of the outbox (and last month's in a month's
+   first days), never the older ones; what is later than that the daily `expire_late` ends.
 2. send, outside any transaction: one push per device of the recipient (alerts in a
    call of their own, before the rest of the batch), or the email.
 3. record (one transaction), only where the row is still ours: `sent` (by push or
@@ -39,7 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.clock import Clock, FrozenClock
@@ -63,6 +66,9 @@ LEASE = timedelta(minutes=5)  # far longer than a batch takes (send_each of 500:
 MAX_ATTEMPTS = 8  # with the backoff below: 30-60 minutes of FCM trouble before `failed`
 BACKOFF = timedelta(seconds=30)  # doubled per attempt, capped, with jitter
 BACKOFF_CAP = timedelta(minutes=30)
+# Nothing is sent later than this after it fell due (retries end within hours; only an
+# outage of every dispatcher leaves rows this late): `expire_late` records them instead.
+LATE = timedelta(days=7)
 TABLE = Notification.__table__
 
 
@@ -104,6 +110,7 @@ class Claimed:
 @dataclass
 class Batch:
     claim: str
+    at: datetime  # when it claimed: the bound of every statement of the pass is from this
     rows: list[Claimed] = field(default_factory=list)
     devices: dict[uuid.UUID, list[tuple[str, str]]] = field(default_factory=dict)
     emails: dict[uuid.UUID, str] = field(default_factory=dict)  # verified channels
@@ -177,19 +184,23 @@ class Dispatcher:
     def claim(self, report: Report) -> Batch:
         session = self.session_factory()
         now = self.clock.now()
-        batch = Batch(claim=f"{self.name}:{uuid.uuid4().hex[:12]}"[-100:])
+        batch = Batch(claim=f"{self.name}:{uuid.uuid4().hex[:12]}"[-100:], at=now)
         try:
             self._recover_expired_claims(session, now)
             due = (
                 select(TABLE.c.id)
-                .where(TABLE.c.status == NotificationStatus.PENDING, TABLE.c.next_attempt_at <= now)
+                .where(
+                    TABLE.c.status == NotificationStatus.PENDING,
+                    TABLE.c.next_attempt_at <= now,
+                    _due_within(TABLE.c.due_at, batch.at),
+                )
                 .order_by(TABLE.c.priority, TABLE.c.next_attempt_at)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
             claimed = session.execute(
                 update(TABLE)
-                .where(TABLE.c.id.in_(due.scalar_subquery()))
+                .where(TABLE.c.id.in_(due.scalar_subquery()), _due_within(TABLE.c.due_at, batch.at))
                 .values(
                     status=NotificationStatus.CLAIMED,
                     claimed_by=batch.claim,
@@ -215,7 +226,7 @@ class Dispatcher:
             # that takes it. Stop after the attempts anything else gets.
             abandoned = {row.id for row in claimed if row.attempts > self.max_attempts}
             abandoned -= set(expired)
-            superseded = self._superseded(session, [row.id for row in claimed], now)
+            superseded = self._superseded(session, batch, [row.id for row in claimed])
             superseded -= set(expired) | abandoned
             skip = set(expired) | superseded | abandoned
             batch.emails = self._email_addresses(
@@ -226,14 +237,10 @@ class Dispatcher:
                 for row in claimed
                 if row.kind in EMAIL_KINDS and row.user_id not in batch.emails
             } - skip
-            self._finish(session, batch.claim, expired, status=NotificationStatus.EXPIRED, now=now)
-            self._finish(
-                session, batch.claim, superseded, status=NotificationStatus.SUPERSEDED, now=now
-            )
-            self._finish(session, batch.claim, abandoned, status=NotificationStatus.FAILED, now=now)
-            self._finish(
-                session, batch.claim, unaddressed, status=NotificationStatus.CANCELLED, now=now
-            )
+            self._finish(session, batch, expired, status=NotificationStatus.EXPIRED, now=now)
+            self._finish(session, batch, superseded, status=NotificationStatus.SUPERSEDED, now=now)
+            self._finish(session, batch, abandoned, status=NotificationStatus.FAILED, now=now)
+            self._finish(session, batch, unaddressed, status=NotificationStatus.CANCELLED, now=now)
             report.expired, report.superseded = len(expired), len(superseded)
             report.failed, report.cancelled = len(abandoned), len(unaddressed)
             skip |= unaddressed
@@ -266,21 +273,26 @@ class Dispatcher:
         was only slow it can still record them until another pass claims them."""
         stale = (
             select(TABLE.c.id)
-            .where(TABLE.c.status == NotificationStatus.CLAIMED, TABLE.c.claim_expires_at <= now)
+            .where(
+                TABLE.c.status == NotificationStatus.CLAIMED,
+                TABLE.c.claim_expires_at <= now,
+                _due_within(TABLE.c.due_at, now),
+            )
             .with_for_update(skip_locked=True)
         )
         session.execute(
             update(TABLE)
-            .where(TABLE.c.id.in_(stale.scalar_subquery()))
+            .where(TABLE.c.id.in_(stale.scalar_subquery()), _due_within(TABLE.c.due_at, now))
             .values(status=NotificationStatus.PENDING, claim_expires_at=None)
         )
 
-    def _superseded(self, session: Session, ids: list[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+    def _superseded(self, session: Session, batch: Batch, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Claimed rows a newer due row of the same person and collapse key replaces."""
         if not ids:
             return set()
         mine = TABLE.alias("mine")
         newer = aliased(Notification)
+        now = batch.at
         statement = (
             select(mine.c.id)
             .join(
@@ -289,7 +301,7 @@ class Dispatcher:
                     newer.user_id == mine.c.user_id,
                     newer.collapse_key == mine.c.collapse_key,
                     newer.due_at > mine.c.due_at,
-                    newer.due_at <= now,
+                    _due_within(newer.due_at, now),
                     newer.status.in_(
                         (
                             NotificationStatus.PENDING,
@@ -299,7 +311,7 @@ class Dispatcher:
                     ),
                 ),
             )
-            .where(mine.c.id.in_(ids))
+            .where(mine.c.id.in_(ids), _due_within(mine.c.due_at, now))
             .distinct()
         )
         return set(session.scalars(statement))
@@ -409,18 +421,16 @@ class Dispatcher:
                     failed.append({"b_id": row.id, "b_error": str(code)[:200]})
         retried = failures = 0
         try:
-            ours = (TABLE.c.claimed_by == batch.claim) & TABLE.c.status.in_(
-                (NotificationStatus.CLAIMED, NotificationStatus.PENDING)
+            ours = and_(
+                TABLE.c.claimed_by == batch.claim,
+                TABLE.c.status.in_((NotificationStatus.CLAIMED, NotificationStatus.PENDING)),
+                _due_within(TABLE.c.due_at, batch.at),
             )
-            sent = self._finish(
-                session, batch.claim, pushed, NotificationStatus.SENT, now, via="push"
-            )
+            sent = self._finish(session, batch, pushed, NotificationStatus.SENT, now, via="push")
             inboxed = self._finish(
-                session, batch.claim, to_inbox, NotificationStatus.SENT, now, via="inbox"
+                session, batch, to_inbox, NotificationStatus.SENT, now, via="inbox"
             )
-            sent += self._finish(
-                session, batch.claim, emailed, NotificationStatus.SENT, now, via="email"
-            )
+            sent += self._finish(session, batch, emailed, NotificationStatus.SENT, now, via="email")
             if retries:
                 retried = rowcount(
                     session.execute(
@@ -470,7 +480,7 @@ class Dispatcher:
     def _finish(
         self,
         session: Session,
-        claim: str,
+        batch: Batch,
         ids: list[uuid.UUID] | set[uuid.UUID],
         status: str,
         now: datetime,
@@ -487,8 +497,9 @@ class Dispatcher:
             update(TABLE)
             .where(
                 TABLE.c.id.in_(list(ids)),
-                TABLE.c.claimed_by == claim,
+                TABLE.c.claimed_by == batch.claim,
                 TABLE.c.status.in_((NotificationStatus.CLAIMED, NotificationStatus.PENDING)),
+                _due_within(TABLE.c.due_at, batch.at),
             )
             .values(**values)
         )
@@ -501,6 +512,35 @@ class Dispatcher:
         delay = ceiling / 2 + ceiling / 2 * self.rng.random()
         told = max((o.retry_after or 0 for o in errors if o.error == QUOTA), default=0)
         return max(delay, timedelta(seconds=told))
+
+
+def _due_within(due_at: Any, claimed_at: datetime) -> ColumnElement[bool]:
+    """What a pass at `claimed_at` may claim: the bound on the partition key that every
+    statement of the pass carries."""
+    return due_at.between(claimed_at - LATE, claimed_at)
+
+
+def expire_late(*, session: Session, now: datetime) -> int:
+    """The `notifications.expire-late` job: rows still undelivered `LATE` after they fell due
+    (a crashed dispatcher's claim too, once its lease ran out) are ended, so none waits
+    outside the claim's bound for ever and old partitions can be dropped. Reminders become
+    `expired` (never sent late, as after quiet hours); alerts `failed`, so the clinician's
+    inbox still shows them. How many it ended."""
+    late = and_(
+        TABLE.c.due_at < now - LATE,
+        or_(
+            TABLE.c.status == NotificationStatus.PENDING,
+            and_(TABLE.c.status == NotificationStatus.CLAIMED, TABLE.c.claim_expires_at <= now),
+        ),
+    )
+    ended = case(
+        (TABLE.c.priority == ALERT_PRIORITY, NotificationStatus.FAILED),
+        else_=NotificationStatus.EXPIRED,
+    )
+    result = session.execute(
+        update(TABLE).where(late).values(status=ended, claim_expires_at=None, last_error="late")
+    )
+    return rowcount(result)
 
 
 def for_app(

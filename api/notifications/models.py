@@ -11,7 +11,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, UUIDPrimaryKey
@@ -41,11 +48,16 @@ class Device(UUIDPrimaryKey, Base):
     last_seen_at: Mapped[datetime]
 
 
-class Notification(UUIDPrimaryKey, Base):
-    """One thing to tell one person at one time: outbox row until final, inbox entry after."""
+class Notification(Base):
+    """One thing to tell one person at one time: outbox row until final, inbox entry after.
+
+    On PostgreSQL the table is partitioned by month of due_at (`partitions`), and a
+    partitioned table's keys must hold due_at: the primary key is (id, due_at), while the
+    ORM still knows a row by its id alone (a random UUID; nothing refers to it by key)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "due_at"),
         UniqueConstraint("user_id", "kind", "subject", "due_at"),
         # Dispatchers claim `pending` rows whose next attempt is due, alerts first, then
         # oldest first: one index scan in that order, stopped by the batch's LIMIT.
@@ -58,8 +70,11 @@ class Notification(UUIDPrimaryKey, Base):
         # A newer row of the same collapse key supersedes older ones; the inbox reads by user.
         Index("ix_notifications_user_id_collapse_key_due_at", "user_id", "collapse_key", "due_at"),
         Index("ix_notifications_user_id_due_at", "user_id", "due_at"),
+        {"postgresql_partition_by": "RANGE (due_at)"},
     )
+    __mapper_args__ = {"primary_key": ["id"]}
 
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     graduate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("graduates.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # a NotificationKind

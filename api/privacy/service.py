@@ -21,12 +21,13 @@ flag list and a look at the plan read the same: graduates never learn that flags
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 import zoneinfo
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import access
@@ -38,11 +39,13 @@ from api.db import Base, rowcount
 from api.errors import Conflict, Forbidden
 from api.graduates.models import Graduate
 from api.groups.models import GroupCalendarFeed
+from api.notifications import partitions
 from api.notifications.models import Device, Notification
 from api.programs.models import Program, Role
 from api.summaries import fhir
 from api.users.models import User
-from api.vocabulary import NotificationStatus
+
+log = logging.getLogger("api.privacy")
 
 BATCH = 200
 GRACE_DAYS = (7, 90)
@@ -379,21 +382,30 @@ def change_retention(
 
 def apply_retention(*, session: Session, now: datetime) -> int:
     """The `privacy.retention` job: delivered notifications past the program's inbox
-    period, and erased graduates' clinical records past the program's retention years."""
-    removed = 0
-    for program in session.scalars(select(Program)):
-        old = now - timedelta(days=program.inbox_retention_days)
-        graduates = select(Graduate.id).where(Graduate.program_id == program.id)
-        removed += rowcount(
-            session.execute(
-                delete(Notification).where(
-                    Notification.graduate_id.in_(graduates),
-                    Notification.status != NotificationStatus.PENDING,
-                    Notification.due_at < old,
-                ),
-                execution_options={"synchronize_session": False},
+    period, and erased graduates' clinical records past the program's retention years.
+
+    Notifications go by whole UTC months, once the month is wholly past the period: on
+    PostgreSQL the month is a partition, dropped whole once past every program's period
+    (everyone's rows, staff's too, unless one is still in flight); a program whose period
+    is shorter has its graduates' rows deleted from the months still kept for the others.
+    SQLite deletes the same rows one by one."""
+    programs = list(session.scalars(select(Program)))
+    longest = max((program.inbox_retention_days for program in programs), default=INBOX_DAYS[1])
+    everyone = _whole_months_before(now - timedelta(days=longest))
+    dropped = partitions.drop_before(session=session, before=everyone)
+    if dropped:
+        log.info("outbox partitions dropped", extra={"partitions": dropped})
+    removed = _delete_delivered(session, Notification.due_at < everyone)
+    for program in programs:
+        old = _whole_months_before(now - timedelta(days=program.inbox_retention_days))
+        if old > everyone:
+            graduates = select(Graduate.id).where(Graduate.program_id == program.id)
+            removed += _delete_delivered(
+                session,
+                Notification.graduate_id.in_(graduates),
+                Notification.due_at >= everyone,  # the rest went above: only the months kept
+                Notification.due_at < old,
             )
-        )
         expired = select(Graduate.id).where(
             Graduate.program_id == program.id,
             Graduate.erased_at < now - timedelta(days=365 * program.clinical_retention_years),
@@ -411,3 +423,14 @@ def apply_retention(*, session: Session, now: datetime) -> int:
             )
         session.commit()
     return removed
+
+
+def _whole_months_before(moment: datetime) -> datetime:
+    """Retention's unit is a UTC month, the outbox's partition on PostgreSQL."""
+    return partitions.Month.of(moment).start
+
+
+def _delete_delivered(session: Session, *where: ColumnElement[bool]) -> int:
+    """Rows of the outbox no dispatcher holds or waits to send."""
+    statement = delete(Notification).where(*where, Notification.status.not_in(partitions.IN_FLIGHT))
+    return rowcount(session.execute(statement, execution_options={"synchronize_session": False}))
