@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
-from api.auth import account_check_interval, authenticate
+from api.auth import account_check_interval, actor_for, bearer_token, check_claims
 from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
@@ -195,6 +195,21 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def request_claims() -> dict[str, Any]:
+    """The claims of this request's bearer token, its signature verified once per request:
+    the rate limiter needs the caller before the view signs them in, and both ask here.
+    Only the verifier's checks; `check_claims` adds ours. A refusal is remembered too."""
+    if "token_claims" not in g:
+        try:
+            header = request.headers.get("Authorization")
+            g.token_claims = runtime().verifier.verify(bearer_token(header))
+        except DomainError as refused:
+            g.token_claims = refused
+    if isinstance(g.token_claims, DomainError):
+        raise g.token_claims
+    return g.token_claims
+
+
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
 
@@ -214,14 +229,15 @@ class Blueprint(flask_smorest.Blueprint):
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 rt = runtime()
                 session = rt.db.session()
-                g.actor = authenticate(
+                claims = request_claims()
+                check_claims(claims, project_id=rt.settings.firebase_project_id, now=rt.clock.now())
+                g.actor = actor_for(
                     session=session,
-                    verifier=rt.verifier,
-                    project_id=rt.settings.firebase_project_id,
-                    header=request.headers.get("Authorization"),
+                    claims=claims,
                     now=rt.clock.now(),
                     request_id=g.get("request_id"),
                     route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+                    verifier=rt.verifier,
                     account_check_every=account_check_interval(rt.settings.account_check_seconds),
                     recheck_account=recheck_account,
                 )
