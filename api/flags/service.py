@@ -159,7 +159,8 @@ def _around(
     if point.questionnaire not in flag_rules.HISTORY_INSTRUMENTS:
         return [], []
     rows = session.connection().execute(_AROUND, _parameters(graduate_id, point, answered_at))
-    earlier, later = [], []
+    earlier: list[Any] = []
+    later: list[Any] = []
     for row in rows:
         (earlier if row.answered_at <= answered_at else later).append(row)
     earlier.sort(key=lambda row: row.answered_at, reverse=True)
