@@ -239,6 +239,7 @@ def start_server(stack: ExitStack, target: str, url: str, prefix: str, redis_url
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            "--no-control-socket",  # three servers at once would share its one path
             f"bench.throughput_apps:{TARGETS[target]}",
         ],
         cwd=PROJECT_DIR,
