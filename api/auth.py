@@ -180,34 +180,6 @@ def signed_in_at(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(when), UTC)
 
 
-def authenticate(
-    *,
-    session: Session,
-    verifier: TokenVerifier,
-    project_id: str,
-    header: str | None,
-    now: datetime,
-    request_id: str | None = None,
-    route: str | None = None,
-    account_check_every: timedelta | None = None,
-    recheck_account: bool = False,
-) -> Actor:
-    """`account_check_every`: how stale our knowledge of the Firebase account may be before
-    we ask again (None: never); `recheck_account` asks now (a device being registered)."""
-    claims = verifier.verify(bearer_token(header))
-    check_claims(claims, project_id=project_id, now=now)
-    return actor_for(
-        session=session,
-        claims=claims,
-        now=now,
-        request_id=request_id,
-        route=route,
-        verifier=verifier,
-        account_check_every=account_check_every,
-        recheck_account=recheck_account,
-    )
-
-
 def account_check_interval(seconds: int) -> timedelta | None:
     """The ACCOUNT_CHECK_SECONDS setting as `actor_for` takes it (0: never ask Firebase)."""
     return timedelta(seconds=seconds) if seconds > 0 else None

@@ -156,5 +156,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
             statement_timeout_ms=int(
                 source.get("DB_STATEMENT_TIMEOUT_MS") or PoolSettings.statement_timeout_ms
             ),
+            ping_after_idle_seconds=float(
+                source.get("DB_PING_AFTER_IDLE_SECONDS") or PoolSettings.ping_after_idle_seconds
+            ),
         ),
     )

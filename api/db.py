@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, MetaData, Table, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, Result
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -92,6 +94,8 @@ class PoolSettings:
     idle_timeout_ms: int = 60_000
     recycle_seconds: int = 1800  # below common load-balancer and server idle cut-offs
     connect_timeout_seconds: int = 5
+    # A connection unused this long is pinged before use (see `_ping_when_idle`).
+    ping_after_idle_seconds: float = 10.0
 
     def engine_options(self) -> dict[str, Any]:
         return {
@@ -126,7 +130,12 @@ def one_of(session: Session, column: Any, values: list[Any]) -> Any:
     return column.in_(values)
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    ping_after_idle_seconds: float = PoolSettings.ping_after_idle_seconds,
+    **options: Any,
+) -> Engine:
     """An engine with the per-dialect settings our tests and SQLite need.
 
     Parameters never appear in error messages or logs: they may be answers or notes.
@@ -142,8 +151,36 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         _fix_pysqlite_transactions(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    _ping_when_idle(engine, ping_after_idle_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only if it sat unused `idle_seconds` (0: always).
+
+    A server restart or an idle cut-off kills connections while the pool holds them. A
+    quiet pool is where they wait long enough for that: those are pinged, and a dead one
+    makes the pool drop every connection it held before (as pool_pre_ping would). A busy
+    one is not pinged, which saves a round trip on every request; if the server went away
+    in the last seconds, the request's first statement finds out, SQLAlchemy drops the pool
+    the same way, and sign-in (the first statement of every API request, a read) runs once
+    more on a new connection (api.extensions.smorest).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # just made, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as dropped:
+            raise InvalidatePoolError("the server dropped an idle connection") from dropped
 
 
 def _fix_pysqlite_transactions(engine: Engine) -> None:
@@ -167,7 +204,8 @@ class Database:
     def __init__(self, url: str, pool: PoolSettings | None = None) -> None:
         postgres = not url.startswith("sqlite")
         options = pool.engine_options() if pool is not None and postgres else {}
-        self.engine = make_engine(url, **options)
+        ping = (pool or PoolSettings()).ping_after_idle_seconds
+        self.engine = make_engine(url, ping_after_idle_seconds=ping, **options)
         self.session = scoped_session(sessionmaker(bind=self.engine, expire_on_commit=False))
 
     def dispose(self) -> None:

@@ -7,8 +7,8 @@
 
 All three answer POST /api/v1/graduates/<id>/check-ins with the same body, so the load
 generator sends identical requests. Settings come from the environment (BENCH_DATABASE_URL,
-a SQLAlchemy URL; BENCH_RATELIMIT_PREFIX). Gunicorn loads the app in each worker after the
-fork, so every worker opens its own connections.
+a SQLAlchemy URL; BENCH_REDIS_URL, the limiter's storage; BENCH_RATELIMIT_PREFIX). Gunicorn
+loads the app in each worker after the fork, so every worker opens its own connections.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def stack_floor() -> Flask:
 
 
 def full() -> Flask:
-    """The companion API, accepting emulator tokens (COMPANION_ENV=test)."""
+    """The companion API, accepting emulator tokens (COMPANION_ENV=test), with the write
+    budget counted in Redis (BENCH_REDIS_URL) as in production."""
     from api import create_app
 
     return create_app(
@@ -127,6 +128,7 @@ def full() -> Flask:
             "COMPANION_ENV": "test",
             "DATABASE_URL": _database_url(),
             "LOG_LEVEL": "WARNING",
+            "REDIS_URL": os.environ["BENCH_REDIS_URL"],
             "RATELIMIT_PREFIX": os.environ.get("BENCH_RATELIMIT_PREFIX", "bench"),
         }
     )

@@ -283,3 +283,37 @@ def test_unknown_companion_env_is_refused(clean_env, env):
 @pytest.mark.parametrize("env", ["development", "test"])
 def test_development_and_test_verify_offline(clean_env, env):
     assert load_settings({"COMPANION_ENV": env}).uses_auth_emulator is True
+
+
+class CountingVerifier:
+    """The app's own verifier, counting the tokens it is asked to verify."""
+
+    def __init__(self, verifier) -> None:
+        self.verifier = verifier
+        self.verified = 0
+
+    def verify(self, token: str) -> dict:
+        self.verified += 1
+        return self.verifier.verify(token)
+
+    def account(self, uid: str):
+        return self.verifier.account(uid)
+
+
+def test_a_token_is_verified_once_per_request_though_the_limiter_reads_it_too(
+    app, as_user, world, monkeypatch
+):
+    rt = app.extensions["companion"]
+    counting = CountingVerifier(rt.verifier)
+    monkeypatch.setattr(rt, "verifier", counting)
+    caller = as_user(world.graduate_email)
+    path = f"/api/v1/graduates/{world.graduate.id}/check-ins"
+    body = {"questionnaire": "daily", "answers": {"daily-mood": 5}, "answered_at": "x"}
+    # The write budget keys on the caller, then the view signs them in: one verification.
+    assert caller.post(path, json=body).status_code == 422 and counting.verified == 1
+    assert caller.get("/api/v1/me").status_code == 200 and counting.verified == 2
+    # A bad token is refused once too, with the same 401 as before.
+    bad = as_user(None)
+    bad.token = "not-a-token"
+    assert_error(bad.post(path, json=body), 401)
+    assert counting.verified == 3

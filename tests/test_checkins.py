@@ -7,12 +7,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.flags.models import Flag
 from api.programs.models import Role
 from tests import factories
+from tests.test_console import counted
 
 PHQ9_ZERO = {f"phq9-{i}": 0 for i in range(1, 10)}
 GAD7_ZERO = {f"gad7-{i}": 0 for i in range(1, 8)}
@@ -337,3 +338,55 @@ def test_stored_replies_are_purged_after_24_hours(people, clock, db, app):
     result = app.test_cli_runner().invoke(args=["jobs", "run-once"])
     assert "idempotency-keys.purge: 1" in result.output
     assert db.scalar(select(func.count()).select_from(IdempotentRequest)) == 0
+
+
+def _statements_sent(app, send) -> list[str]:
+    """The SQL statements one successful request sends (the test's savepoints not counted)."""
+    with counted(app) as statements:
+        response = send()
+    assert response.status_code == 201, response.json
+    return [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def _earlier_phq9s(graduate_id, clock, how_many: int) -> list[dict]:
+    return [
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": graduate_id,
+            "questionnaire": "phq9",
+            "form_version": "2026.1",
+            "answered_at": clock.now() - timedelta(days=1, minutes=80 * n),
+            "submitted_at": clock.now() - timedelta(days=1, minutes=80 * n),
+            "answers": PHQ9_ZERO,
+            "score": 0,
+            "band": "minimal",
+            "subscales": None,
+            "safety_positive": False,
+            "part2": False,
+        }
+        for n in range(how_many)
+    ]
+
+
+def test_a_submit_sends_at_most_6_statements_with_1_or_1000_earlier_check_ins(
+    people, clock, db, app
+):
+    def phq9(key: str):
+        clock.advance(minutes=1)
+        return submit(people, clock, "phq9", PHQ9_ZERO, headers={"Idempotency-Key": key})
+
+    assert phq9("first").status_code == 201  # the hour's activity write is behind us
+    with_one = _statements_sent(app, lambda: phq9("second"))
+    db.execute(insert(CheckIn), _earlier_phq9s(people["id"], clock, 998))
+    db.commit()
+    assert count(db) == 1000
+    with_many = _statements_sent(app, lambda: phq9("third"))
+    assert len(with_one) == len(with_many) <= 6, with_many
+    # Sign-in, the check-in, its neighbours for the rules, pending reminders, the key.
+    assert [s.split()[0] for s in with_many] == ["SELECT", "INSERT", "SELECT", "SELECT", "INSERT"]
+
+
+def test_a_daily_check_in_reads_no_earlier_check_ins(people, clock, app):
+    """Its rules read the answer alone (safety), so no history is read for them."""
+    sent = _statements_sent(app, lambda: submit(people, clock, "daily", DAILY))
+    assert not [s for s in sent if s.lstrip().upper().startswith("SELECT") and "check_ins" in s]

@@ -216,3 +216,91 @@ def test_a_cut_while_recording_a_batch_loses_nothing_and_records_each_push_once(
     assert _count(app, Notification) == 5
     sent_ids = {push.notification_id for push in sender.pushes}
     assert len(sent_ids) == 5  # at least once to FCM; exactly once in our records
+
+
+def _drop_every_connection(admin: Engine) -> int:
+    """What a server restart does to the app's pool: every connection it holds is dead."""
+    with admin.connect() as connection:
+        return len(
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        )
+
+
+@pytest.fixture
+def restartable(fresh, monkeypatch):
+    """An app on a fresh database, a graduate's check-in request, and counts of the pool's
+    pings and of the statements that found their connection dead."""
+    url, _ = fresh
+
+    def make(ping_after_idle_seconds: str):
+        clock = FrozenClock(factories.NOW)
+        application = create_app(
+            conftest.test_config(
+                url,
+                clock,
+                RATELIMIT_PREFIX=uuid.uuid4().hex,
+                DB_PING_AFTER_IDLE_SECONDS=ping_after_idle_seconds,
+            )
+        )
+        engine = application.extensions["companion"].db.engine
+        seen = {"pings": 0, "dead": 0}
+        ping = engine.dialect.do_ping
+
+        def counted_ping(dbapi_connection):
+            seen["pings"] += 1
+            return ping(dbapi_connection)
+
+        monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+        event.listen(engine, "handle_error", lambda context: seen.update(dead=seen["dead"] + 1))
+
+        def world(session):
+            email = factories.unique_email("graduate")
+            return factories.graduate(session, factories.program(session), email=email).id, email
+
+        graduate_id, email = _seed(application, world)
+        token = devtokens.mint(project_id="demo-companion", email=email, now=clock.now())
+
+        def submit(key: str):
+            return application.test_client().post(
+                f"/api/v1/graduates/{graduate_id}/check-ins",
+                json={
+                    "questionnaire": "phq9",
+                    "answers": {f"phq9-{n}": 0 for n in range(1, 10)},
+                    "answered_at": clock.now().isoformat(),
+                },
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+            )
+
+        return application, submit, seen
+
+    made = []
+    yield lambda seconds: made.append(make(seconds)) or made[-1]
+    for application, _, _ in made:
+        application.extensions["companion"].db.dispose()
+
+
+def test_a_busy_pool_is_not_pinged_and_a_restart_costs_no_request(restartable, fresh):
+    app, submit, seen = restartable("3600")
+    assert [submit(key).status_code for key in ("a", "b", "c")] == [201] * 3
+    assert seen == {"pings": 0, "dead": 0}  # no round trip spent on a ping per request
+    assert _drop_every_connection(fresh[1]) >= 1
+    stored = submit("d")
+    assert stored.status_code == 201, stored.json  # not a 503
+    assert seen == {"pings": 0, "dead": 1}  # sign-in found the dead connection, and ran again
+    assert _count(app, CheckIn) == 4
+
+
+def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_before_use(restartable, fresh):
+    app, submit, seen = restartable("0")  # every connection counts as idle
+    assert submit("a").status_code == 201
+    assert _drop_every_connection(fresh[1]) >= 1
+    pings = seen["pings"]
+    stored = submit("b")
+    assert stored.status_code == 201, stored.json
+    assert seen["pings"] > pings and seen["dead"] == 0  # replaced before any statement ran
+    assert _count(app, CheckIn) == 2

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, Table, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api import access
@@ -17,7 +18,7 @@ from api.auth import Actor
 from api.checkins import safety, scoring
 from api.checkins.models import CheckIn, IdempotentRequest
 from api.content.loader import ContentLibrary, Questionnaire
-from api.db import rowcount, upsert
+from api.db import rowcount
 from api.errors import Conflict, Invalid, NotFound
 from api.flags import alerts
 from api.flags import service as flags
@@ -29,6 +30,8 @@ OFFLINE_LIMIT = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 TREND_INSTRUMENTS = ("phq9", "gad7", "who5", "daily", "bam")
+# Core, not the unit of work, built once: this is the hottest write in the app.
+_INSERT_CHECK_IN = insert(CheckIn.__table__)
 
 
 def submit(
@@ -71,9 +74,8 @@ def submit(
 
     scored = scoring.score(form, answers)
     check_in_id = uuid.uuid4()
-    # Core, not the unit of work: this is the hottest write in the app.
-    session.execute(
-        insert(CheckIn.__table__),
+    session.connection().execute(
+        _INSERT_CHECK_IN,
         {
             "id": check_in_id,
             "graduate_id": graduate_id,
@@ -281,6 +283,30 @@ def _hash(questionnaire: str, answers: dict[str, Any], answered_at: datetime) ->
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _claim_statement(insert_for: Callable[[Table], Any]) -> Any:
+    """Store a reply under its key; over a live key (under 24 hours) nothing is written and
+    no id returned, an expired one is overwritten. Built once per dialect (SQLite and
+    PostgreSQL share the syntax, SQLAlchemy builds it per dialect): building it costs more
+    than running it."""
+    table = IdempotentRequest.__table__
+    statement = insert_for(table)
+    return statement.on_conflict_do_update(
+        index_elements=["graduate_id", "key"],
+        set_={
+            "request_hash": statement.excluded.request_hash,
+            "response": statement.excluded.response,
+            "created_at": statement.excluded.created_at,
+        },
+        where=table.c.created_at <= bindparam("expired_before"),
+    ).returning(table.c.id)
+
+
+_CLAIM = {
+    "postgresql": _claim_statement(postgresql.insert),
+    "sqlite": _claim_statement(sqlite.insert),
+}
+
+
 def _claim_key(
     session: Session,
     graduate_id: uuid.UUID,
@@ -289,26 +315,19 @@ def _claim_key(
     reply: dict[str, Any],
     now: datetime,
 ) -> bool:
-    """Store the reply under the key in one statement; False if a live (under 24 hours) key
-    already holds one. An expired key is free to use again, so it is overwritten."""
-    statement = upsert(session, IdempotentRequest.__table__).values(
-        id=uuid.uuid4(),
-        graduate_id=graduate_id,
-        key=key,
-        request_hash=request_hash,
-        response=json.loads(json.dumps(reply, default=str)),
-        created_at=now,
-    )
-    claimed = session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["graduate_id", "key"],
-            set_={
-                "request_hash": statement.excluded.request_hash,
-                "response": statement.excluded.response,
-                "created_at": statement.excluded.created_at,
-            },
-            where=IdempotentRequest.__table__.c.created_at <= now - IDEMPOTENCY_WINDOW,
-        ).returning(IdempotentRequest.__table__.c.id)
+    """Store the reply under the key in one statement; False if a live key already holds one."""
+    connection = session.connection()
+    claimed = connection.execute(
+        _CLAIM[connection.dialect.name],
+        {
+            "id": uuid.uuid4(),
+            "graduate_id": graduate_id,
+            "key": key,
+            "request_hash": request_hash,
+            "response": json.loads(json.dumps(reply, default=str)),
+            "created_at": now,
+            "expired_before": now - IDEMPOTENCY_WINDOW,
+        },
     ).first()
     return claimed is not None
 

@@ -16,10 +16,11 @@ from flask_smorest.pagination import Page
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from api.audit import service as audit
-from api.auth import account_check_interval, authenticate
+from api.auth import Actor, account_check_interval, actor_for, bearer_token, check_claims
 from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.graduates import service as graduates
 from api.runtime import runtime
@@ -195,6 +196,51 @@ def _with_extras(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def request_claims() -> dict[str, Any]:
+    """The claims of this request's bearer token, its signature verified once per request:
+    the rate limiter needs the caller before the view signs them in, and both ask here.
+    Only the verifier's checks; `check_claims` adds ours. A refusal is remembered too."""
+    if "token_claims" not in g:
+        try:
+            header = request.headers.get("Authorization")
+            g.token_claims = runtime().verifier.verify(bearer_token(header))
+        except DomainError as refused:
+            g.token_claims = refused
+    if isinstance(g.token_claims, DomainError):
+        raise g.token_claims
+    return g.token_claims
+
+
+def _sign_in(session: Session, *, recheck_account: bool) -> Actor:
+    """The caller as an Actor. Sign-in is the request's first statement: if it finds the
+    pooled connection dropped by the server (a restart since its last use; api.db pings
+    only connections that sat idle), SQLAlchemy has already dropped the pool's other
+    connections too, and sign-in, which wrote nothing yet, runs once more on a new one."""
+    rt = runtime()
+    claims = request_claims()
+    check_claims(claims, project_id=rt.settings.firebase_project_id, now=rt.clock.now())
+
+    def actor() -> Actor:
+        return actor_for(
+            session=session,
+            claims=claims,
+            now=rt.clock.now(),
+            request_id=g.get("request_id"),
+            route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
+            verifier=rt.verifier,
+            account_check_every=account_check_interval(rt.settings.account_check_seconds),
+            recheck_account=recheck_account,
+        )
+
+    try:
+        return actor()
+    except OperationalError as error:
+        if not error.connection_invalidated:
+            raise
+        session.rollback()
+        return actor()
+
+
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}  # API.md
 
@@ -214,17 +260,7 @@ class Blueprint(flask_smorest.Blueprint):
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 rt = runtime()
                 session = rt.db.session()
-                g.actor = authenticate(
-                    session=session,
-                    verifier=rt.verifier,
-                    project_id=rt.settings.firebase_project_id,
-                    header=request.headers.get("Authorization"),
-                    now=rt.clock.now(),
-                    request_id=g.get("request_id"),
-                    route=f"{request.method} {request.url_rule.rule if request.url_rule else ''}",
-                    account_check_every=account_check_interval(rt.settings.account_check_seconds),
-                    recheck_account=recheck_account,
-                )
+                g.actor = _sign_in(session, recheck_account=recheck_account)
                 # Any request is app activity, refused ones included (DOMAIN.md rule 4), so
                 # it is committed now, not with a request that may yet fail and roll back.
                 if g.actor.graduate_id is not None and graduates.note_activity(

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,7 @@ _POINT = (
 _POINT_FIELDS = tuple(column.key for column in _POINT)
 # Built once: the rules read at most two earlier check-ins, whatever the history's length.
 _EARLIER = (
-    select(*_POINT)
+    select(*_POINT, CheckIn.answered_at)
     .where(
         CheckIn.graduate_id == bindparam("graduate_id"),
         CheckIn.questionnaire == bindparam("questionnaire"),
@@ -69,6 +69,9 @@ _LATER = (
     )
     .order_by(CheckIn.answered_at, CheckIn.id)
 )
+# A new check-in needs both, in one statement: its own two predecessors, and the later ones
+# to evaluate again (usually none: they exist only when it arrives late).
+_AROUND = union_all(_EARLIER.subquery().select(), _LATER.order_by(None))
 
 
 def evaluate_check_in(
@@ -84,9 +87,10 @@ def evaluate_check_in(
     after check-ins answered later than it, run theirs again with it among their
     predecessors (raising only what was not raised already: urgent flags never twice)."""
     rules = rules_of(session, graduate)
+    earlier, later = _around(session, graduate.id, point, answered_at)
     raised = [
         flag
-        for signal in _signals(session, graduate, point, answered_at, rules)
+        for signal in _signals(graduate, point, earlier, rules)
         if (
             flag := raise_signal(
                 session=session,
@@ -97,20 +101,10 @@ def evaluate_check_in(
             )
         )
     ]
-    if point.questionnaire not in flag_rules.HISTORY_INSTRUMENTS:
-        return raised
-    later = session.execute(
-        _LATER,
-        {
-            "graduate_id": graduate.id,
-            "questionnaire": point.questionnaire,
-            "answered_at": answered_at,
-            "until": answered_at + LATE_REACH,
-        },
-    ).all()
     for row in later:
-        again = flag_rules.Point(**{name: getattr(row, name) for name in _POINT_FIELDS})
-        for signal in _signals(session, graduate, again, row.answered_at, rules):
+        again = _point(row)
+        predecessors = _earlier(session, graduate.id, again, row.answered_at)
+        for signal in _signals(graduate, again, predecessors, rules):
             if signal.kind in UNMERGED or _already_raised(session, graduate.id, signal):
                 continue
             flag = raise_signal(session=session, graduate=graduate, signal=signal, now=now)
@@ -120,25 +114,58 @@ def evaluate_check_in(
 
 
 def _signals(
-    session: Session,
     graduate: Graduate,
     point: flag_rules.Point,
-    answered_at: datetime,
+    earlier: list[flag_rules.Point],
     rules: flag_rules.Rules,
 ) -> list[flag_rules.Signal]:
-    """What the rules say of `point` given the check-ins answered before it."""
-    earlier = session.execute(
-        _EARLIER,
-        {
-            "graduate_id": graduate.id,
-            "questionnaire": point.questionnaire,
-            "answered_at": answered_at,
-            "check_in_id": point.id,
-        },
-    )
-    points = [point, *(flag_rules.Point(**row._mapping) for row in earlier)]
+    """What the rules say of `point` given the check-ins answered before it, newest first."""
     baseline = {"phq9": graduate.baseline_phq9, "gad7": graduate.baseline_gad7}
-    return flag_rules.evaluate(latest=points, baseline=baseline, rules=rules)
+    return flag_rules.evaluate(latest=[point, *earlier], baseline=baseline, rules=rules)
+
+
+def _point(row: Any) -> flag_rules.Point:
+    return flag_rules.Point(**{name: getattr(row, name) for name in _POINT_FIELDS})
+
+
+def _parameters(
+    graduate_id: uuid.UUID, point: flag_rules.Point, answered_at: datetime
+) -> dict[str, Any]:
+    return {
+        "graduate_id": graduate_id,
+        "questionnaire": point.questionnaire,
+        "answered_at": answered_at,
+        "check_in_id": point.id,
+        "until": answered_at + LATE_REACH,
+    }
+
+
+def _earlier(
+    session: Session, graduate_id: uuid.UUID, point: flag_rules.Point, answered_at: datetime
+) -> list[flag_rules.Point]:
+    """The (at most two) check-ins answered before `point`, newest first; none are read for
+    instruments whose rules look at the answer alone."""
+    if point.questionnaire not in flag_rules.HISTORY_INSTRUMENTS:
+        return []
+    rows = session.connection().execute(_EARLIER, _parameters(graduate_id, point, answered_at))
+    return [_point(row) for row in rows]
+
+
+def _around(
+    session: Session, graduate_id: uuid.UUID, point: flag_rules.Point, answered_at: datetime
+) -> tuple[list[flag_rules.Point], list[Any]]:
+    """`_earlier` for a new check-in, and the same instrument's check-ins answered after it
+    within LATE_REACH (oldest first), in one statement."""
+    if point.questionnaire not in flag_rules.HISTORY_INSTRUMENTS:
+        return [], []
+    rows = session.connection().execute(_AROUND, _parameters(graduate_id, point, answered_at))
+    earlier: list[Any] = []
+    later: list[Any] = []
+    for row in rows:
+        (earlier if row.answered_at <= answered_at else later).append(row)
+    earlier.sort(key=lambda row: row.answered_at, reverse=True)
+    later.sort(key=lambda row: (row.answered_at, row.id))
+    return [_point(row) for row in earlier], later
 
 
 def _already_raised(session: Session, graduate_id: uuid.UUID, signal: flag_rules.Signal) -> bool:

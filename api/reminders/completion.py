@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from api.checkins import schedule
@@ -23,6 +23,17 @@ from api.vocabulary import NotificationKind, NotificationStatus
 
 CHECK_IN_KINDS = (NotificationKind.CHECK_IN_DUE, NotificationKind.CHECK_IN_NUDGE)
 APPOINTMENT_KINDS = (NotificationKind.APPOINTMENT_BEFORE, NotificationKind.APPOINTMENT_FOLLOWUP)
+# Built once, as every check-in submit asks it: building it costs more than running it.
+_PENDING_SUBJECTS = (
+    select(Notification.subject)
+    .where(
+        Notification.graduate_id == bindparam("graduate_id"),
+        Notification.status == NotificationStatus.PENDING,
+        Notification.kind.in_(bindparam("kinds", expanding=True)),
+        Notification.subject.like(bindparam("pattern"), escape="/"),
+    )
+    .distinct()
+)
 
 
 def skill_subject(day: date, slot: str) -> str:
@@ -110,16 +121,11 @@ def _cancel_prefix(
 ) -> int:
     """Cancel pending rows whose subject starts with `prefix` (a snoozed repeat included),
     but those whose task is still to do (`keep`, asked only when there is something)."""
-    subjects = session.scalars(
-        select(Notification.subject)
-        .where(
-            Notification.graduate_id == graduate_id,
-            Notification.status == NotificationStatus.PENDING,
-            Notification.kind.in_(kinds),
-            Notification.subject.startswith(prefix, autoescape=True),
-        )
-        .distinct()
-    ).all()
+    found = session.connection().execute(
+        _PENDING_SUBJECTS,
+        {"graduate_id": graduate_id, "kinds": list(kinds), "pattern": _starting_with(prefix)},
+    )
+    subjects = found.scalars().all()
     if not subjects:
         return 0
     kept = keep() if keep is not None else set()
@@ -128,3 +134,9 @@ def _cancel_prefix(
         for subject in subjects
         if subject.split("+", 1)[0] not in kept
     )
+
+
+def _starting_with(prefix: str) -> str:
+    """A LIKE pattern (escape character /) for text that starts with `prefix` as written:
+    its own % and _ are not wildcards."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
