@@ -180,6 +180,12 @@ def signed_in_at(claims: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(when), UTC)
 
 
+def issued_before(claims: dict[str, Any], instant: datetime | None) -> bool:
+    """Whether the token or cookie was issued at or before `instant` (whole seconds, as
+    `iat` is): a session signed out of in the second it began is ended too."""
+    return instant is not None and float(claims["iat"]) <= instant.timestamp()
+
+
 def account_check_interval(seconds: int) -> timedelta | None:
     """The ACCOUNT_CHECK_SECONDS setting as `actor_for` takes it (0: never ask Firebase)."""
     return timedelta(seconds=seconds) if seconds > 0 else None
@@ -195,11 +201,13 @@ def actor_for(
     verifier: TokenVerifier | None = None,
     account_check_every: timedelta | None = None,
     recheck_account: bool = False,
+    console_session: bool = False,
 ) -> Actor:
     """The person checked claims name, refused if they signed out everywhere since or
     Firebase has disabled or revoked them (asked through `verifier` when our knowledge is
     older than `account_check_every`, or at once with `recheck_account`); the API's bearer
-    tokens and the console's session cookies both end here."""
+    tokens and the console's session cookies both end here. A `console_session` is also
+    refused if its person signed out of the console after it was issued."""
     uid, email = str(claims["sub"]), str(claims["email"]).strip().lower()
     known = _known(session, uid)
     if not known or known[0].User.email != email:
@@ -218,6 +226,8 @@ def actor_for(
         _check_account(session=session, verifier=verifier, user=user, now=now)
     if user.tokens_valid_after is not None and signed_in_at(claims) <= user.tokens_valid_after:
         raise Unauthorized("This sign-in was revoked; sign in again.")
+    if console_session and issued_before(claims, user.console_signed_out_at):
+        raise Unauthorized("You signed out of the console; sign in again.")
     graduate = known[0].Graduate
     return Actor(
         user_id=user.id,

@@ -143,6 +143,22 @@ def test_sign_out_ends_the_session(client, world):
     assert client.get("/console/caseload").status_code == 303
 
 
+def test_sign_out_ends_the_session_on_the_server_too(app, client, world, clock):
+    """A cookie copied before sign-out (another tab's, a stolen one) is refused after it;
+    signing in again starts a session that works."""
+    sign_in(client, world.therapist_consent.email)
+    copied = client.get_cookie("console_session", path="/console").value
+    clock.advance(seconds=30)
+    assert post_form(client, "/console/caseload", "/console/sign-out").status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("console_session", copied, path="/console")
+    assert thief.get("/console/caseload").status_code == 303  # back to sign-in
+    clock.advance(seconds=1)
+    sign_in(client, world.therapist_consent.email)
+    assert client.get("/console/caseload").status_code == 200
+    assert thief.get("/console/caseload").status_code == 303
+
+
 def test_a_graduate_or_coordinator_gets_no_console(client, world):
     sign_in(client, world.coordinator.email)
     assert client.get("/console/caseload").status_code == 403

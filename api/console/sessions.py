@@ -5,7 +5,8 @@ session cookie (`create_session_cookie`); development and tests sign an equivale
 per-process key, so they need no network. Everything around the maker is shared: the ID
 token is checked by the API's verifier and `check_claims`, and every request checks the
 cookie's claims with our clock and the user's revocation time through `auth.actor_for`,
-exactly as the API checks a bearer token.
+exactly as the API checks a bearer token. Signing out (`end`) ends the person's console
+sessions on the server, not only in the browser.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from api.auth import (
     actor_for,
     check_claims,
 )
-from api.errors import Invalid, Unauthorized
+from api.errors import DomainError, Invalid, Unauthorized
 from api.runtime import Runtime
+from api.users.models import User
 
 LIFETIME = timedelta(hours=8)  # a working day; Firebase allows 5 minutes to 2 weeks
 RECENT_SIGN_IN = timedelta(minutes=5)  # only a fresh sign-in may start a session
@@ -176,7 +178,23 @@ def current(
         route=route,
         verifier=rt.verifier,
         account_check_every=account_check_interval(rt.settings.account_check_seconds),
+        console_session=True,
     )
+
+
+def end(*, session: Session, rt: Runtime, cookies: SessionCookies, cookie: str | None) -> None:
+    """Sign-out: every console session of the person issued until now stops working, so a
+    cookie copied before sign-out is refused too (deleting it in this browser is not enough).
+    An already invalid cookie ends nothing."""
+    if not cookie:
+        return
+    try:
+        actor = current(
+            session=session, rt=rt, cookies=cookies, cookie=cookie, request_id=None, route=None
+        )
+    except DomainError:
+        return
+    session.get_one(User, actor.user_id).console_signed_out_at = rt.clock.now()
 
 
 def csrf_token(secret: str) -> str:

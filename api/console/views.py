@@ -325,6 +325,10 @@ def sign_out() -> BaseResponse:
     cookie = request.cookies.get(COOKIE)
     if cookie and not _same_origin_post(cookie):
         return _error_page_response(400, "This form has expired. Reload the page and retry.")
+    rt = runtime()
+    session = rt.db.session()
+    sessions.end(session=session, rt=rt, cookies=_maker(), cookie=cookie)
+    session.commit()
     response = redirect(url_for(".sign_in", signed_out=1), 303)
     response.delete_cookie(COOKIE, path="/console")
     response.delete_cookie(ZONE_COOKIE, path="/console")

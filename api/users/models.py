@@ -20,3 +20,6 @@ class User(UUIDPrimaryKey, Base):
     tokens_valid_after: Mapped[datetime | None]
     # When Firebase was last asked whether the account is disabled or its tokens revoked.
     account_checked_at: Mapped[datetime | None]
+    # Console sessions issued up to this instant are refused: signing out of the console
+    # ends the session on the server, so a copied cookie is worthless after it.
+    console_signed_out_at: Mapped[datetime | None]
