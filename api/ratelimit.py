@@ -11,15 +11,21 @@
   (400) first.
 - If Redis is unreachable, limits fall back to this process's memory rather than failing
   requests.
+- In Redis, a limit's check and the X-RateLimit-* figures it leaves for the reply are one
+  round trip (ONE_TRIP), not two: the same moving window, the same keys.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, has_request_context, request
 from flask_limiter import Limiter
+from limits import RateLimitItem
+from limits.storage import RedisStorage
+from limits.strategies import STRATEGIES, MovingWindowRateLimiter, WindowStats
 
 from api.checkins import routes as checkins
 from api.config import Settings
@@ -33,6 +39,73 @@ SIGN_IN_ADJACENT = (
     "me.SignOutEverywhere",
     "graduates.GraduateEnrollmentCode",
 )
+
+
+# limits' acquire_moving_window.lua followed by its moving_window.lua, at one timestamp:
+# whether the entry was taken, then the window's oldest entry and count.
+_ACQUIRE_AND_COUNT = """
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local amount = tonumber(ARGV[4])
+local acquired = 0
+if amount <= limit then
+    local entry = redis.call('lindex', KEYS[1], limit - amount)
+    if not (entry and tonumber(entry) >= timestamp - expiry) then
+        for i = 1, amount do
+            redis.call('lpush', KEYS[1], timestamp)
+        end
+        redis.call('ltrim', KEYS[1], 0, limit - 1)
+        redis.call('expire', KEYS[1], expiry)
+        acquired = 1
+    end
+end
+local low, high, found = 0, limit - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local value = tonumber(redis.call('lindex', KEYS[1], mid))
+    if value and value >= timestamp - expiry then
+        found = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if found then
+    return {acquired, tostring(redis.call('lindex', KEYS[1], found)), found + 1}
+end
+return {acquired, tostring(timestamp), 0}
+"""
+
+
+class OneTripMovingWindow(MovingWindowRateLimiter):
+    """flask-limiter's moving window, but a hit in Redis also reads the window it leaves, and
+    the reply's X-RateLimit-* headers are made from that reading instead of a second trip.
+    Readings live on flask.g: one request's figures never serve another's headers."""
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        if not isinstance(self.storage, RedisStorage) or not has_request_context():
+            return super().hit(item, *identifiers, cost=cost)
+        key = item.key_for(*identifiers)
+        script = getattr(self.storage, "lua_acquire_and_count", None)
+        if script is None:
+            script = self.storage.get_connection().register_script(_ACQUIRE_AND_COUNT.encode())
+            self.storage.lua_acquire_and_count = script  # type: ignore[attr-defined]
+        acquired, oldest, count = script(
+            [self.storage.prefixed_key(key)], [time.time(), item.amount, item.get_expiry(), cost]
+        )
+        readings = g.setdefault("rate_limit_windows", {})
+        readings[key] = WindowStats(float(oldest) + item.get_expiry(), item.amount - int(count))
+        return bool(acquired)
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        readings = g.get("rate_limit_windows") if has_request_context() else None
+        reading = readings.pop(item.key_for(*identifiers), None) if readings else None
+        return reading or super().get_window_stats(item, *identifiers)
+
+
+ONE_TRIP = "moving-window-one-trip"
+STRATEGIES[ONE_TRIP] = OneTripMovingWindow
 
 
 def _caller_key() -> str:
@@ -60,7 +133,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
         app=app,
         storage_uri=settings.redis_url or "memory://",
         key_prefix=settings.ratelimit_prefix,
-        strategy="moving-window",
+        strategy=ONE_TRIP,
         headers_enabled=True,
         application_limits=[settings.write_limit],
         application_limits_exempt_when=_exempt_from_write_budget,
