@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from flask_limiter import Limiter
-from limits import RateLimitItem
+from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from limits.strategies import STRATEGIES, MovingWindowRateLimiter, WindowStats
 
@@ -39,64 +39,92 @@ SIGN_IN_ADJACENT = (
     "me.SignOutEverywhere",
     "graduates.GraduateEnrollmentCode",
 )
+REDEEM = "graduates.Enrollments"
 
 
-# limits' acquire_moving_window.lua followed by its moving_window.lua, at one timestamp:
-# whether the entry was taken, then the window's oldest entry and count.
+# limits' acquire_moving_window.lua then its moving_window.lua, at one timestamp, for each
+# limit in turn (KEYS[i]; ARGV: timestamp, cost, then limit and expiry per key), stopping
+# after the first refused: whether the entry was taken, the window's oldest entry and count.
 _ACQUIRE_AND_COUNT = """
 local timestamp = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local expiry = tonumber(ARGV[3])
-local amount = tonumber(ARGV[4])
-local acquired = 0
-if amount <= limit then
-    local entry = redis.call('lindex', KEYS[1], limit - amount)
-    if not (entry and tonumber(entry) >= timestamp - expiry) then
-        for i = 1, amount do
-            redis.call('lpush', KEYS[1], timestamp)
+local amount = tonumber(ARGV[2])
+local results = {}
+for k = 1, #KEYS do
+    local limit = tonumber(ARGV[1 + 2 * k])
+    local expiry = tonumber(ARGV[2 + 2 * k])
+    local acquired = 0
+    if amount <= limit then
+        local entry = redis.call('lindex', KEYS[k], limit - amount)
+        if not (entry and tonumber(entry) >= timestamp - expiry) then
+            for i = 1, amount do
+                redis.call('lpush', KEYS[k], timestamp)
+            end
+            redis.call('ltrim', KEYS[k], 0, limit - 1)
+            redis.call('expire', KEYS[k], expiry)
+            acquired = 1
         end
-        redis.call('ltrim', KEYS[1], 0, limit - 1)
-        redis.call('expire', KEYS[1], expiry)
-        acquired = 1
+    end
+    local low, high, found = 0, limit - 1, nil
+    while low <= high do
+        local mid = math.floor((low + high) / 2)
+        local value = tonumber(redis.call('lindex', KEYS[k], mid))
+        if value and value >= timestamp - expiry then
+            found = mid
+            low = mid + 1
+        else
+            high = mid - 1
+        end
+    end
+    local oldest = found and redis.call('lindex', KEYS[k], found) or tostring(timestamp)
+    table.insert(results, acquired)
+    table.insert(results, oldest)
+    table.insert(results, found and found + 1 or 0)
+    if acquired == 0 then
+        break
     end
 end
-local low, high, found = 0, limit - 1, nil
-while low <= high do
-    local mid = math.floor((low + high) / 2)
-    local value = tonumber(redis.call('lindex', KEYS[1], mid))
-    if value and value >= timestamp - expiry then
-        found = mid
-        low = mid + 1
-    else
-        high = mid - 1
-    end
-end
-if found then
-    return {acquired, tostring(redis.call('lindex', KEYS[1], found)), found + 1}
-end
-return {acquired, tostring(timestamp), 0}
+return results
 """
 
 
 class OneTripMovingWindow(MovingWindowRateLimiter):
-    """flask-limiter's moving window, but a hit in Redis also reads the window it leaves, and
-    the reply's X-RateLimit-* headers are made from that reading instead of a second trip.
-    Readings live on flask.g: one request's figures never serve another's headers."""
+    """flask-limiter's moving window in one Redis round trip per request: a hit on the first
+    limit of `budget` takes the entry in every limit of it, in flask-limiter's order (the
+    shortest window first) and stopping at the first refusal as flask-limiter does; the
+    hits that follow read their outcome, and the reply's X-RateLimit-* headers the window
+    each hit left. Only on routes without limits of their own (not in `own_limits`), where
+    the budget is all flask-limiter checks. Outcomes live on flask.g: never another
+    request's."""
+
+    budget: tuple[RateLimitItem, ...] = ()
+    own_limits: frozenset[str] = frozenset()
 
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
         if not isinstance(self.storage, RedisStorage) or not has_request_context():
             return super().hit(item, *identifiers, cost=cost)
         key = item.key_for(*identifiers)
+        taken = g.setdefault("rate_limit_taken", {})
+        if key in taken:
+            return bool(taken.pop(key))
+        items = [item]
+        if self.budget and item == self.budget[0] and request.endpoint not in self.own_limits:
+            items = list(self.budget)
         script = getattr(self.storage, "lua_acquire_and_count", None)
         if script is None:
             script = self.storage.get_connection().register_script(_ACQUIRE_AND_COUNT.encode())
             self.storage.lua_acquire_and_count = script  # type: ignore[attr-defined]
-        acquired, oldest, count = script(
-            [self.storage.prefixed_key(key)], [time.time(), item.amount, item.get_expiry(), cost]
-        )
+        keys = [each.key_for(*identifiers) for each in items]
+        limits = [figure for each in items for figure in (each.amount, each.get_expiry())]
+        results = script([self.storage.prefixed_key(k) for k in keys], [time.time(), cost, *limits])
         readings = g.setdefault("rate_limit_windows", {})
-        readings[key] = WindowStats(float(oldest) + item.get_expiry(), item.amount - int(count))
-        return bool(acquired)
+        for n, each in enumerate(items[: len(results) // 3]):
+            acquired, oldest, count = results[3 * n : 3 * n + 3]
+            readings[keys[n]] = WindowStats(
+                float(oldest) + each.get_expiry(), each.amount - int(count)
+            )
+            if n:
+                taken[keys[n]] = acquired
+        return bool(results[0])
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         readings = g.get("rate_limit_windows") if has_request_context() else None
@@ -146,10 +174,14 @@ def install(app: Flask, settings: Settings) -> Limiter:
             settings.sign_in_limit, methods=sorted(WRITES), per_method=False
         )(view)
     # Only failed redemptions count: guessing codes is what the limit is for.
-    redeem: Callable[..., Any] = app.view_functions["graduates.Enrollments"]
-    app.view_functions["graduates.Enrollments"] = limiter.limit(
+    redeem: Callable[..., Any] = app.view_functions[REDEEM]
+    app.view_functions[REDEEM] = limiter.limit(
         settings.enrollment_redeem_limit,
         deduct_when=lambda response: response.status_code >= 400,
         per_method=True,
     )(redeem)
+    strategy = limiter.limiter
+    if isinstance(strategy, OneTripMovingWindow):
+        strategy.budget = tuple(sorted(parse_many(settings.write_limit)))  # flask-limiter's order
+        strategy.own_limits = frozenset({*SIGN_IN_ADJACENT, REDEEM})
     return limiter

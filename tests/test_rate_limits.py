@@ -77,6 +77,29 @@ def test_each_write_tells_the_caller_what_is_left_of_the_budget(limited, clock):
     assert replies[-1].status_code == 429
 
 
+def test_a_budget_of_two_limits_counts_a_write_in_the_longer_only_if_the_shorter_took_it(
+    migrated_url, clock
+):
+    app = create_app(
+        conftest.test_config(
+            migrated_url,
+            clock,
+            RATELIMIT_PREFIX=f"limits-{uuid.uuid4().hex}",
+            WRITE_LIMIT="5 per minute;3 per hour",
+        )
+    )
+    person = f"{uuid.uuid4().hex}@example.org"
+    replies = [_post(app, clock, person) for _ in range(6)]
+    app.extensions["companion"].db.dispose()
+    assert [r.status_code for r in replies] == [403, 403, 403, 429, 429, 429]
+    # Headers name the minute's limit, or the one that refused: the hour refuses the 4th and
+    # 5th (the minute took them), the minute the 6th (the hour never saw it).
+    figures = [
+        (r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]) for r in replies
+    ]
+    assert figures == [("5", "4"), ("5", "3"), ("5", "2"), ("3", "0"), ("3", "0"), ("5", "0")]
+
+
 def test_sign_in_adjacent_routes_have_a_tighter_budget(limited, clock):
     person = f"{uuid.uuid4().hex}@example.org"
     path = "/api/v1/devices/no-such-device"
