@@ -11,8 +11,8 @@
   (400) first.
 - If Redis is unreachable, limits fall back to this process's memory rather than failing
   requests.
-- In Redis, a limit's check and the X-RateLimit-* figures it leaves for the reply are one
-  round trip (ONE_TRIP), not two: the same moving window, the same keys.
+- In Redis, the write budget's limits and the X-RateLimit-* figures for the reply are one
+  round trip per request (ONE_TRIP), not three: the same moving window, the same keys.
 """
 
 from __future__ import annotations
