@@ -10,6 +10,7 @@ counters live in Redis (REDIS_URL), as in production.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -63,6 +64,40 @@ def test_writes_share_one_budget_per_person_and_the_429_is_in_the_error_format(l
     # With the budget spent, a check-in that says "I'm not safe" still goes through:
     unsafe = _post(limited, clock, person, answers={**DAILY, "daily-safe": 0})
     assert unsafe.status_code == 403 and unsafe.json["safety"]["positive"] is True
+
+
+def test_each_write_tells_the_caller_what_is_left_of_the_budget(limited, clock):
+    person = f"{uuid.uuid4().hex}@example.org"
+    replies = [_post(limited, clock, person) for _ in range(4)]
+    assert [r.headers["X-RateLimit-Limit"] for r in replies] == ["3"] * 4
+    assert [r.headers["X-RateLimit-Remaining"] for r in replies] == ["2", "1", "0", "0"]
+    for reply in replies:
+        # The oldest write of the minute ends its hold one minute after it was made.
+        assert 0 < int(reply.headers["X-RateLimit-Reset"]) - time.time() <= 61
+    assert replies[-1].status_code == 429
+
+
+def test_a_budget_of_two_limits_counts_a_write_in_the_longer_only_if_the_shorter_took_it(
+    migrated_url, clock
+):
+    app = create_app(
+        conftest.test_config(
+            migrated_url,
+            clock,
+            RATELIMIT_PREFIX=f"limits-{uuid.uuid4().hex}",
+            WRITE_LIMIT="5 per minute;3 per hour",
+        )
+    )
+    person = f"{uuid.uuid4().hex}@example.org"
+    replies = [_post(app, clock, person) for _ in range(6)]
+    app.extensions["companion"].db.dispose()
+    assert [r.status_code for r in replies] == [403, 403, 403, 429, 429, 429]
+    # Headers name the minute's limit, or the one that refused: the hour refuses the 4th and
+    # 5th (the minute took them), the minute the 6th (the hour never saw it).
+    figures = [
+        (r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]) for r in replies
+    ]
+    assert figures == [("5", "4"), ("5", "3"), ("5", "2"), ("3", "0"), ("3", "0"), ("5", "0")]
 
 
 def test_sign_in_adjacent_routes_have_a_tighter_budget(limited, clock):
