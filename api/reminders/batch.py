@@ -18,6 +18,7 @@ from api.graduates.models import Graduate
 from api.groups.seating import seated_meetings
 from api.notifications.models import Notification
 from api.plans.models import Appointment, AppointmentReport, SkillPractice
+from api.reminders.models import ReminderPlanning
 from api.reminders.models import ReminderPreferences as P
 from api.reminders.rules import GROUP_LEAD, HISTORY, REMINDER_KINDS
 
@@ -42,7 +43,8 @@ class Batch:
 
 
 def batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[Sequence[Any]]:
-    """Enrolled graduates with their preferences (None: defaults), by id, BATCH at a time."""
+    """Enrolled graduates with their preferences (None: defaults) and their planning row's
+    `changes` (None: no row yet), by id, BATCH at a time: these ids, or everyone."""
     statement = (
         select(
             Graduate.id,
@@ -59,14 +61,23 @@ def batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[
             P.appointment_lead_minutes,
             P.paused_until,
             P.snoozes,
+            ReminderPlanning.changes,
         )
         .outerjoin(P, P.graduate_id == Graduate.id)
+        .outerjoin(ReminderPlanning, ReminderPlanning.graduate_id == Graduate.id)
         .where(Graduate.user_id.is_not(None))
         .order_by(Graduate.id)
-        .limit(BATCH)
     )
     if graduate_ids is not None:
-        statement = statement.where(Graduate.id.in_(graduate_ids))
+        ids = sorted(set(graduate_ids))
+        for start in range(0, len(ids), BATCH):
+            rows = session.execute(
+                statement.where(one_of(session, Graduate.id, ids[start : start + BATCH]))
+            ).all()
+            if rows:
+                yield rows
+        return
+    statement = statement.limit(BATCH)
     after: uuid.UUID | None = None
     while True:
         rows = session.execute(
