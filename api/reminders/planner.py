@@ -150,9 +150,9 @@ def _changes(
     horizon: timedelta,
     visiting: bool = False,
 ) -> Iterator[Change]:
-    """When visiting, each graduate is planned a second window ahead, to learn when the
-    first one gains a slot (visits.next_visit)."""
-    ahead = 2 * horizon if visiting else horizon
+    """When visiting, each graduate is planned a day beyond the window, to learn when the
+    window gains a slot (visits.next_visit)."""
+    ahead = horizon + visits.LOOK_AHEAD if visiting else horizon
     for graduates in graduates_in_batches:
         data = read(session, graduates, now, ahead)
         change = Change(new=[], stale=[], visits=[])

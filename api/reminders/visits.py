@@ -14,10 +14,11 @@ one's next. Nothing is missed if every way the answer can change is one of these
    (completion.check_in_submitted), and what it has not planned yet is decided again at
    the graduate's next visit, with the answer in hand.
 2. The window gains a slot. An item enters the plan once its slot (its nominal time) is
-   before `now + HORIZON`. Each visit also plans a second window ahead (`now + 2 x
-   HORIZON`): the earliest slot there, minus HORIZON, is when the window next grows for
-   this graduate. If there is none, nothing can enter before `now + HORIZON` either, so
-   that is the latest next visit.
+   before `now + HORIZON`. Each visit also plans a day further (to `now + HORIZON +
+   LOOK_AHEAD`): just after the earliest slot beyond the window, minus HORIZON, the window
+   next grows for this graduate. If there is none, nothing can enter before `now +
+   LOOK_AHEAD` either, so that is the latest next visit (the next local midnight, below,
+   always comes first).
 3. Time alone changes what is wanted, other than by new slots (`Outlook.holds_until`,
    api/reminders/wanted.py): the next local midnight (the day's check-ins open, the phase
    and its skill days turn over); a required check-in whose announcement time has passed
@@ -57,6 +58,8 @@ from api.reminders.wanted import Outlook
 
 # Earlier than any run: marked graduates are due at once.
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+LOOK_AHEAD = timedelta(days=1)  # planned beyond the window, to know when it next grows
+INSTANT = timedelta(microseconds=1)  # a slot is in the window once it is before its end
 
 
 class Visit(NamedTuple):
@@ -86,11 +89,14 @@ def due(*, session: Session, now: datetime) -> list[uuid.UUID]:
 
 
 def next_visit(outlook: Outlook, *, capped: bool, now: datetime, horizon: timedelta) -> datetime:
-    """`outlook` was planned over 2 x `horizon`; `capped`: the daily cap left something out."""
+    """`outlook` was planned over `horizon + LOOK_AHEAD`; `capped`: the daily cap left a
+    wanted reminder out."""
     if capped:
         return now
-    entering = [item.slot - horizon for item in outlook.wanted if item.slot >= now + horizon]
-    return min(outlook.holds_until, *entering, now + horizon)
+    entering = [
+        item.slot - horizon + INSTANT for item in outlook.wanted if item.slot >= now + horizon
+    ]
+    return min(outlook.holds_until, *entering, now + LOOK_AHEAD)
 
 
 def record(session: Session, visits: Sequence[Visit]) -> None:

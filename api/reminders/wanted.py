@@ -182,7 +182,7 @@ def _skills(
 
 class CheckIns(NamedTuple):
     found: tuple[Wanted | None, ...]
-    holds_until: datetime  # when an announcement that has had its day moves to the next
+    holds_until: datetime  # when an announcement that had its day unsent moves to the next
 
 
 def _check_ins(
@@ -209,7 +209,8 @@ def _check_ins(
             closes - timedelta(days=WINDOW_DAYS),
         )
         due = _first_live(rules, opened, now)
-        holds_until = min(holds_until, rules.expiry(due))
+        if _first_live(rules, opened, rules.expiry(due)) < closes:
+            holds_until = min(holds_until, rules.expiry(due))  # then announced the next day
         if due < now + horizon:
             found.append(_place(rules, NotificationKind.CHECK_IN_DUE, subject, due, now, closes))
         nudge = rules.before_quiet(closes - NUDGE_BEFORE_CLOSE)
