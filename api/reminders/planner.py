@@ -39,7 +39,7 @@ import zoneinfo
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete
@@ -49,10 +49,10 @@ from api.db import one_of
 from api.notifications.models import Notification
 from api.notifications.service import Planned, enqueue
 from api.reminders import visits
-from api.reminders.batch import BATCH, batches, read
+from api.reminders.batch import BATCH, Needs, batches, outbox, read
 from api.reminders.rules import PRIORITY, Rules, rules_for
 from api.reminders.visits import Visit
-from api.reminders.wanted import Wanted, wanted_for
+from api.reminders.wanted import Outlook, Wanted, wanted_for
 from api.vocabulary import NotificationStatus
 
 __all__ = ["BATCH", "HORIZON", "Visited", "plan", "reconcile", "run", "visit_due"]
@@ -125,6 +125,7 @@ def _visit(session: Session, graduate_ids: list[uuid.UUID] | None, *, now: datet
         for change in changes:
             graduates += len(change.visits)
             inserted += _write(session, change, now=now)
+            visits.record(session, change.visits)
             session.commit()
         return Visited(graduates, inserted)
     with _Writer(bind, now=now) as writer:
@@ -150,12 +151,14 @@ def _changes(
     horizon: timedelta,
     visiting: bool = False,
 ) -> Iterator[Change]:
-    """When visiting, each graduate is planned a day beyond the window, to learn when the
-    window gains a slot (visits.next_visit)."""
+    """Each batch: read, decide what is wanted, then read the outbox rows those decisions
+    rest on (batch.outbox) and reconcile. When visiting, each graduate is planned a day
+    beyond the window, to learn when the window gains a slot (visits.next_visit)."""
     ahead = horizon + visits.LOOK_AHEAD if visiting else horizon
     for graduates in graduates_in_batches:
         data = read(session, graduates, now, ahead)
         change = Change(new=[], stale=[], visits=[])
+        decided: list[tuple[Any, Rules, Outlook, list[Wanted]]] = []
         for graduate in graduates:
             try:
                 rules = rules_for(graduate)
@@ -166,7 +169,18 @@ def _changes(
                 continue
             outlook = wanted_for(graduate, rules, data, now=now, horizon=ahead)
             wanted = [item for item in outlook.wanted if item.slot < now + horizon]
-            decided = _reconcile(wanted, data.existing.get(graduate.id, []), rules, now)
+            decided.append((graduate, rules, outlook, wanted))
+        existing = data.existing | outbox(
+            session,
+            [
+                _needs(graduate, rules, wanted, now)
+                for graduate, rules, _, wanted in decided
+                if graduate.id not in data.existing
+            ],
+            now,
+        )
+        for graduate, rules, outlook, wanted in decided:
+            result = _reconcile(wanted, existing.get(graduate.id, []), rules, now)
             change.new.extend(
                 Planned(
                     user_id=graduate.user_id,
@@ -176,19 +190,27 @@ def _changes(
                     due_at=item.due_at,
                     expires_at=item.expires_at,
                 )
-                for item in decided.add
+                for item in result.add
             )
-            change.stale.extend(decided.drop)
+            change.stale.extend(result.drop)
             if visiting:
-                next_at = visits.next_visit(
-                    outlook, capped=decided.capped, now=now, horizon=horizon
-                )
+                next_at = visits.next_visit(outlook, capped=result.capped, now=now, horizon=horizon)
                 change.visits.append(Visit(graduate.id, next_at, graduate.changes))
         yield change
 
 
+def _needs(graduate: Any, rules: Rules, wanted: list[Wanted], now: datetime) -> Needs:
+    """The outbox rows `_reconcile` reads for this graduate (see batch.Needs): an hour before
+    the earliest wanted local day, in case its midnight fell in a daylight-saving gap."""
+    since = min((rules.at(rules.local(item.due_at).date(), time()) for item in wanted), default=now)
+    return Needs(
+        graduate.user_id,
+        min(since - timedelta(hours=1), now),
+        [(item.kind, item.subject) for item in wanted],
+    )
+
+
 def _write(session: Session, change: Change, *, now: datetime) -> int:
-    """Rows first, the visits last: nothing waits while holding planning rows."""
     if change.stale:
         session.execute(
             delete(Notification).where(
@@ -197,9 +219,7 @@ def _write(session: Session, change: Change, *, now: datetime) -> int:
             ),
             execution_options={"synchronize_session": False},
         )
-    inserted = enqueue(session, items=change.new, now=now)
-    visits.record(session, change.visits)
-    return inserted
+    return enqueue(session, items=change.new, now=now)
 
 
 class _Writer:
@@ -225,8 +245,14 @@ class _Writer:
         self._in_flight.append(self._threads.submit(self._commit, change))
 
     def _commit(self, change: Change) -> int:
+        """The batch's rows, then its visits in a transaction of their own: a request that
+        marks a graduate and then replans them (holding the planning row, waiting for the
+        outbox rows) never waits on a writer that waits on it. Killed in between, the
+        graduates stay due and the next run finds nothing to add."""
         with Session(self._engine) as session:
             inserted = _write(session, change, now=self._now)
+            session.commit()
+            visits.record(session, change.visits)
             session.commit()
         return inserted
 

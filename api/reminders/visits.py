@@ -100,14 +100,23 @@ def next_visit(outlook: Outlook, *, capped: bool, now: datetime, horizon: timede
 
 
 def record(session: Session, visits: Sequence[Visit]) -> None:
-    """Store each graduate's next visit, unless a mark came in since they were read.
-
-    On PostgreSQL a row another transaction holds (a mark on its way) is skipped, not
-    waited for: it stays due, and nothing here waits while holding these rows."""
+    """Store each graduate's next visit, unless a mark came in since they were read."""
     known = [visit for visit in visits if visit.seen is not None]
     new = [visit for visit in visits if visit.seen is None]
-    if session.get_bind().dialect.name == "postgresql":
-        _record_postgresql(session, known)
+    if known and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "UPDATE reminder_planning AS r SET due_at = v.due_at "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:dues AS timestamptz[]),"
+                " CAST(:seen AS integer[])) AS v(graduate_id, due_at, changes) "
+                "WHERE r.graduate_id = v.graduate_id AND r.changes = v.changes"
+            ),
+            {
+                "ids": [v.graduate_id for v in known],
+                "dues": [v.next_at for v in known],
+                "seen": [v.seen for v in known],
+            },
+        )
     elif known:
         session.execute(
             update(R.__table__)
@@ -120,25 +129,3 @@ def record(session: Session, visits: Sequence[Visit]) -> None:
             upsert(session, R.__table__).on_conflict_do_nothing(),
             [{"graduate_id": v.graduate_id, "due_at": v.next_at, "changes": 0} for v in new],
         )
-
-
-def _record_postgresql(session: Session, visits: Sequence[Visit]) -> None:
-    if not visits:
-        return
-    session.execute(
-        text(
-            "WITH free AS ("
-            " SELECT graduate_id FROM reminder_planning"
-            " WHERE graduate_id = ANY(CAST(:ids AS uuid[])) FOR UPDATE SKIP LOCKED) "
-            "UPDATE reminder_planning AS r SET due_at = v.due_at "
-            "FROM free, unnest(CAST(:ids AS uuid[]), CAST(:dues AS timestamptz[]),"
-            " CAST(:seen AS integer[])) AS v(graduate_id, due_at, changes) "
-            "WHERE r.graduate_id = free.graduate_id AND v.graduate_id = r.graduate_id"
-            " AND r.changes = v.changes"
-        ),
-        {
-            "ids": [v.graduate_id for v in visits],
-            "dues": [v.next_at for v in visits],
-            "seen": [v.seen for v in visits],
-        },
-    )
