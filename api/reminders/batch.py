@@ -93,7 +93,7 @@ def read(session: Session, graduates: Sequence[Any], now: datetime, horizon: tim
     ids = [graduate.id for graduate in graduates]
     recent = schedule.recent_answers(session=session, graduate_ids=ids, now=now)
     practised: dict[uuid.UUID, list[datetime]] = defaultdict(list)
-    for graduate_id, practiced_at in session.execute(
+    for graduate_id, practiced_at in session.connection().execute(
         select(SkillPractice.graduate_id, SkillPractice.practiced_at).where(
             one_of(session, SkillPractice.graduate_id, ids),
             SkillPractice.done.is_(True),
@@ -109,7 +109,7 @@ def read(session: Session, graduates: Sequence[Any], now: datetime, horizon: tim
     appointment_ids = [item.id for items in appointments.values() for item in items]
     reported = {
         (appointment_id, start)
-        for appointment_id, start in session.execute(
+        for appointment_id, start in session.connection().execute(
             select(AppointmentReport.appointment_id, AppointmentReport.occurrence_start).where(
                 one_of(session, AppointmentReport.appointment_id, appointment_ids),
                 AppointmentReport.occurrence_start >= now - HISTORY - timedelta(days=8),

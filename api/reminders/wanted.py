@@ -225,6 +225,7 @@ def _check_ins(
 _check_ins_memo = functools.lru_cache(maxsize=16384)(_check_ins)
 
 
+@functools.lru_cache(maxsize=16384)
 def _first_live(rules: Rules, opened: datetime, now: datetime) -> datetime:
     """When to announce a check-in that opened at `opened`: that day's first reminder time
     (or `opened`, if later), out of quiet hours; if that moment's window has passed, the next
