@@ -24,6 +24,7 @@ from sqlalchemy import Select, event, inspect, literal, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import TableClause
 
 from api.checkins.cadence import INTENSIFYING
 from api.checkins.schedule import SCREENS, screened_positive
@@ -63,9 +64,8 @@ class Watched:
     """What in one table can change a graduate's reminders."""
 
     key: str  # the column that says whose reminders a row concerns
-    whose: Callable[[Any], Select[Any]] | None = (
-        None  # key values -> graduates (None: the key is one)
-    )
+    # Key values (a list or a query) -> the graduates concerned; None: the key is a graduate.
+    whose: Callable[[Any], Select[Any]] | None = None
     columns: frozenset[str] | None = None  # an update matters if it changes one (None: any)
     matters: Callable[[Row], bool] | None = None  # a row matters only if (None: every row)
 
@@ -141,25 +141,19 @@ class _Marks:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     marks = _Marks()
-    for obj, changed in (
-        *((obj, None) for obj in session.new),
-        *((obj, _changed(obj)) for obj in session.dirty),
-        *((obj, None) for obj in session.deleted),
-    ):
-        watched = WATCHED.get(getattr(obj, "__tablename__", ""))
-        if watched is None:
-            continue
-        if changed is not None and watched.columns is not None and not changed & watched.columns:
-            continue
-        if watched.matters is not None and not watched.matters(functools.partial(getattr, obj)):
-            continue
-        marks.add(watched, [getattr(obj, watched.key)])
+    for objects, updated in ((session.new, False), (session.dirty, True), (session.deleted, False)):
+        for obj in objects:
+            watched = WATCHED.get(getattr(obj, "__tablename__", ""))
+            if watched is None or (updated and not _changes_what_matters(obj, watched)):
+                continue
+            if watched.matters is None or watched.matters(functools.partial(getattr, obj)):
+                marks.add(watched, [getattr(obj, watched.key)])
     marks.apply(session)
 
 
-def _changed(obj: Any) -> set[str]:
-    state = inspect(obj)
-    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+def _changes_what_matters(obj: Any, watched: Watched) -> bool:
+    changed = {attr.key for attr in inspect(obj).attrs if attr.history.has_changes()}
+    return watched.columns is None or bool(changed & watched.columns)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -167,7 +161,8 @@ def _on_execute(state: ORMExecuteState) -> Any:
     statement = state.statement
     if not isinstance(statement, Insert | Update | Delete):
         return None
-    watched = WATCHED.get(statement.table.name)  # type: ignore[attr-defined]
+    table = statement.table
+    watched = WATCHED.get(table.name) if isinstance(table, TableClause) else None
     if watched is None:
         return None
     marks = _Marks()
@@ -179,7 +174,6 @@ def _on_execute(state: ORMExecuteState) -> Any:
     if state.is_executemany:
         marks.everyone()
     else:  # before the statement: it may change what its WHERE matches
-        table = statement.table  # type: ignore[attr-defined]
         keys = select(table.c[watched.key])
         if statement.whereclause is not None:
             keys = keys.where(statement.whereclause)
