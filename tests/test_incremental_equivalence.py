@@ -56,11 +56,12 @@ PREFS = {
     "appointment_lead_minutes": [1440, 120],
 }
 NO_CHECK_INS = {**PREFS["kinds"], "check_in": False}
+NO_SKILLS = {**PREFS["kinds"], "skill_practice": False}
 TWICE = ["09:00", "17:00"]
 # label: days since graduation at T0 (local), zone, preferences, other facts
 PEOPLE: dict[str, dict[str, Any]] = {
     "month1": {"days": 3, "zone": "America/New_York"},
-    "day7": {"days": 6, "zone": "America/Chicago"},
+    "day7": {"days": 6, "zone": "America/Chicago", "prefs": {"kinds": NO_SKILLS}},
     "screened": {"days": 40, "zone": "America/Los_Angeles"},
     "weekly": {"days": 300, "zone": "Pacific/Honolulu", "prefs": {"maintenance_weekly": True}},
     "cap1": {"days": 3, "zone": "America/Chicago", "prefs": {"daily_cap": 1}},
@@ -443,6 +444,8 @@ EVENTS: list[tuple[str, str, Callable[[Life, str], None]]] = [
     ("2026-11-01T05:00:00+00:00", "late", enrol),
     ("2026-11-01T10:00:00+00:00", "forms-off", preferences(kinds=PREFS["kinds"])),
     ("2026-11-01T12:00:00+00:00", "appointments", move_one_off),
+    # Paused over its PHQ-9's first announcement: announced the next morning instead.
+    ("2026-11-01T12:00:00+00:00", "day7", post("/reminders/pause", {"days": 1})),
     ("2026-11-01T12:30:00+00:00", "month1", check_in(DAILY)),  # before its 09:00 reminder
     ("2026-11-01T13:30:00+00:00", "cap1", check_in(DAILY)),  # frees its one push of the day
     (
