@@ -19,6 +19,7 @@ from api.db import Database
 from api.extensions import bodies
 from api.extensions.smorest import Api
 from api.logs import configure_logging
+from api.reminders import changes  # noqa: F401  (every session marks whose reminders a write changes)
 from api.runtime import Runtime
 
 access_log = logging.getLogger("api.access")

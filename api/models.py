@@ -27,7 +27,7 @@ from api.plans.models import (
     SkillPractice,
 )
 from api.programs.models import Membership, Program
-from api.reminders.models import ReminderPreferences
+from api.reminders.models import ReminderPlanning, ReminderPreferences
 from api.summaries.models import Summary, SummaryPreference, SummaryRun
 from api.users.models import User
 
@@ -61,6 +61,7 @@ __all__ = [
     "PlanSkill",
     "Program",
     "ProgramContent",
+    "ReminderPlanning",
     "ReminderPreferences",
     "SkillPractice",
     "Summary",

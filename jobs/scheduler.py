@@ -42,7 +42,8 @@ JOBS: dict[str, Job] = {
     "flags.escalate": Job(time_rules.escalate, IntervalTrigger(minutes=5)),
     # Each therapist's own weekday, time and zone: every 15 minutes, build the weeks now due.
     "summaries.weekly": Job(summaries.run_weekly, IntervalTrigger(minutes=15)),
-    # Materializes the next hours' reminders; a second run (or scheduler) inserts nothing.
+    # Materializes the next hours' reminders of the graduates due a visit (something they
+    # rely on changed, or their window gains a slot); a second run inserts nothing.
     "reminders.plan": Job(planner.run, IntervalTrigger(minutes=5)),
     # The outbox's monthly partitions, this month and the next three (PostgreSQL): a day
     # missed, or a few weeks, still leaves room for every row planned.
@@ -53,6 +54,8 @@ JOBS: dict[str, Job] = {
     "notifications.expire-late": Job(
         dispatch.expire_late, CronTrigger(hour=4, minute=27, timezone="UTC")
     ),
+    # The safety net: every graduate planned afresh, in the small hours across the US.
+    "reminders.reconcile": Job(planner.reconcile, CronTrigger(hour=9, minute=47, timezone="UTC")),
     # Accounts whose deletion grace period has ended; then the programs' retention periods.
     "privacy.erase-due": Job(privacy.erase_due, CronTrigger(hour=4, minute=7, timezone="UTC")),
     "privacy.retention": Job(

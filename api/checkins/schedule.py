@@ -155,6 +155,11 @@ def _answered_since(recent: Iterable[Any], questionnaire: str, since: datetime) 
     return any(row.questionnaire == questionnaire and row.answered_at >= since for row in recent)
 
 
+def screened_positive(subscales: dict[str, Any] | None, screen: str) -> bool:
+    """Whether a daily check-in's `screen` (PHQ-2 or GAD-2) calls for its full form."""
+    return (subscales or {}).get(screen, 0) >= SCREEN_POSITIVE_AT
+
+
 def _latest_positive_screen(recent: list[Any], screen: str, now: datetime) -> datetime | None:
     """When a daily check-in in the last 3 days last screened positive (≥3) on `screen`."""
     opened = now - timedelta(days=WINDOW_DAYS)
@@ -163,7 +168,7 @@ def _latest_positive_screen(recent: list[Any], screen: str, now: datetime) -> da
         for row in recent
         if row.questionnaire == "daily"
         and row.answered_at >= opened
-        and (row.subscales or {}).get(screen, 0) >= SCREEN_POSITIVE_AT
+        and screened_positive(row.subscales, screen)
     ]
     return positives[-1] if positives else None
 

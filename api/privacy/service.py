@@ -60,6 +60,7 @@ NOT_EXPORTED = {
     "idempotent_requests": "A 24-hour copy of replies to repeated requests; nothing new.",
     "enrollment_codes": "Sign-up codes are security secrets, kept only as hashes.",
     "audit_events": "The program's audit log; who used your record, and when, is in record_access.",
+    "reminder_planning": "When our planner next looks at your reminders (in notifications).",
 }
 SECRET_COLUMNS = frozenset({"token_hash", "code_hash", "answers_hash", "request_hash"})
 # Erased when the grace period ends (by graduate_id), in an order the foreign keys allow.

@@ -51,6 +51,22 @@ class ReminderPreferences(Base):
     updated_at: Mapped[datetime]
 
 
+class ReminderPlanning(Base):
+    """When the planner next has to look at one graduate (api/reminders/visits.py).
+
+    `due_at`: the moment their planning window gains a slot, or a day boundary; marked
+    at once when something the planner reads changes. `changes` counts those marks, so
+    the planner never stores a later visit over a mark that came in while it was planning."""
+
+    __tablename__ = "reminder_planning"
+
+    graduate_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("graduates.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    changes: Mapped[int]
+
+
 DEFAULTS: dict[str, Any] = {
     "skill_times": ["09:00"],
     "quiet_start": "21:00",

@@ -1,4 +1,11 @@
-"""Which reminders a graduate should have in the planning window, before the daily cap."""
+"""Which reminders a graduate should have in the planning window, before the daily cap, and
+until when that answer holds as time passes (api/reminders/visits.py relies on it).
+
+Every item carries its `slot`: the instant that puts it in a window ending at `now +
+horizon` (its nominal time, before quiet hours, a snooze or a pause move it). Planned with a
+longer horizon, the items whose slot lies beyond the shorter one are exactly those the
+shorter window will gain as time passes, each at `slot - horizon`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from api.checkins import schedule
 from api.checkins.cadence import WINDOW_DAYS, Cadence
@@ -42,6 +49,7 @@ SKILL_DAYS = {
 NUDGE_BEFORE_CLOSE = timedelta(hours=6)
 FOLLOWUP_AFTER_END = timedelta(hours=1)
 SNOOZE_SUFFIX = "+s"
+UNSENT = (NotificationStatus.PENDING, NotificationStatus.CLAIMED)  # may yet be sent
 
 
 @dataclass(frozen=True)
@@ -50,29 +58,45 @@ class Wanted:
     subject: str
     due_at: datetime
     expires_at: datetime
+    slot: datetime  # in the window once slot < now + horizon
+
+
+class Outlook(NamedTuple):
+    """A graduate's wanted reminders, and the first moment at which time alone could change
+    them other than by a new slot entering the window: the next local midnight (the day's
+    check-ins open, the phase may change), a check-in's announcement moving to the next day,
+    or now, while a snoozed reminder may still come back."""
+
+    wanted: list[Wanted]
+    holds_until: datetime
 
 
 def wanted_for(
     graduate: Any, rules: Rules, data: Batch, *, now: datetime, horizon: timedelta
-) -> list[Wanted]:
+) -> Outlook:
     """Every reminder this graduate should have, before the daily cap."""
+    midnight = rules.at(rules.local(now).date() + timedelta(days=1), time())
     if rules.daily_cap == 0:
-        return []
+        return Outlook([], midnight)
     cadence = _cadence(graduate, data)
     practised = frozenset(rules.local(at).date() for at in data.practised.get(graduate.id, ()))
     recent = data.recent.get(graduate.id)
+    check_ins = (
+        _check_ins(rules, cadence, now, horizon, recent)
+        if recent
+        else _check_ins_memo(rules, cadence, now, horizon)
+    )
     found: list[Wanted | None] = [
         *_skills(rules, cadence, practised, now, horizon),
-        *(
-            _check_ins(rules, cadence, now, horizon, recent)
-            if recent
-            else _check_ins_memo(rules, cadence, now, horizon)
-        ),
+        *check_ins.found,
         *_appointments(graduate, rules, data, now, horizon),
         *_group_reminders(graduate, rules, data, now, horizon),
         *_snoozed_repeats(graduate, rules, data, now),
     ]
-    return [item for item in found if item is not None]
+    holds_until = min(midnight, check_ins.holds_until)
+    if _repeat_may_come(graduate, rules, data, now):
+        holds_until = now
+    return Outlook([item for item in found if item is not None], holds_until)
 
 
 def _cadence(graduate: Any, data: Batch) -> Cadence:
@@ -112,7 +136,7 @@ def _place(
         return None
     if due < now - LOOKBACK and kind != NotificationKind.CHECK_IN_DUE:
         return None
-    return Wanted(kind, subject, due, expires)
+    return Wanted(kind, subject, due, expires, nominal)
 
 
 def _days(rules: Rules, now: datetime, horizon: timedelta) -> Iterator[date]:
@@ -156,19 +180,25 @@ def _skills(
     return tuple(found)
 
 
+class CheckIns(NamedTuple):
+    found: tuple[Wanted | None, ...]
+    holds_until: datetime  # when an announcement that had its day unsent moves to the next
+
+
 def _check_ins(
     rules: Rules,
     cadence: Cadence,
     now: datetime,
     horizon: timedelta,
     recent: list[Any] | None = None,
-) -> tuple[Wanted | None, ...]:
+) -> CheckIns:
     """A reminder when a required check-in opens, not before the graduate's first reminder
     time that day (a form that opens at midnight is announced at 09:00, not at the end of
     quiet hours), or at the next waking hour if that has passed; and a nudge some hours
     before it closes."""
     entries = schedule.due_from(cadence=cadence, recent=recent or [], now=now)
     found = []
+    holds_until = datetime.max.replace(tzinfo=UTC)
     for entry in entries:
         if entry["optional"]:
             continue
@@ -179,6 +209,8 @@ def _check_ins(
             closes - timedelta(days=WINDOW_DAYS),
         )
         due = _first_live(rules, opened, now)
+        if _first_live(rules, opened, rules.expiry(due)) < closes:
+            holds_until = min(holds_until, rules.expiry(due))  # then announced the next day
         if due < now + horizon:
             found.append(_place(rules, NotificationKind.CHECK_IN_DUE, subject, due, now, closes))
         nudge = rules.before_quiet(closes - NUDGE_BEFORE_CLOSE)
@@ -186,13 +218,14 @@ def _check_ins(
             found.append(
                 _place(rules, NotificationKind.CHECK_IN_NUDGE, subject, nudge, now, closes)
             )
-    return tuple(found)
+    return CheckIns(tuple(found), holds_until)
 
 
 # Graduates without recent check-ins in the same zone and phase share one answer.
 _check_ins_memo = functools.lru_cache(maxsize=16384)(_check_ins)
 
 
+@functools.lru_cache(maxsize=16384)
 def _first_live(rules: Rules, opened: datetime, now: datetime) -> datetime:
     """When to announce a check-in that opened at `opened`: that day's first reminder time
     (or `opened`, if later), out of quiet hours; if that moment's window has passed, the next
@@ -271,7 +304,24 @@ def _snoozed_repeats(graduate: Any, rules: Rules, data: Batch, now: datetime) ->
         due = rules.out_of_quiet(until)
         paused = rules.paused_until is not None and due < rules.paused_until
         if last.kind not in rules.off and not paused and rules.expiry(due) > now:
-            yield Wanted(last.kind, subject, due, rules.expiry(due))
+            yield Wanted(last.kind, subject, due, rules.expiry(due), last.due_at)
+
+
+def _repeat_may_come(graduate: Any, rules: Rules, data: Batch, now: datetime) -> bool:
+    """A snooze would bring back a reminder the dispatcher has yet to send: once it is sent,
+    the repeat is wanted, and the dispatcher tells the planner nothing."""
+    for key, asked, until in rules.snoozes:
+        if rules.expiry(rules.out_of_quiet(until)) <= now:
+            continue
+        kinds = REMINDER_KINDS if key == "all" else KIND_GROUPS.get(key, ())
+        if any(
+            row.kind in kinds
+            and row.status in UNSENT
+            and asked - NO_QUIET_EXPIRY <= row.due_at <= asked
+            for row in data.existing.get(graduate.id, ())
+        ):
+            return True
+    return False
 
 
 def _still_open(
