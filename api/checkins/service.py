@@ -74,7 +74,9 @@ def submit(
 
     scored = scoring.score(form, answers)
     check_in_id = uuid.uuid4()
-    session.connection().execute(
+    # Through the session, not its connection: a daily check-in that screens positive makes
+    # a full form due now, and the session is where reminders.changes sees that.
+    session.execute(
         _INSERT_CHECK_IN,
         {
             "id": check_in_id,
