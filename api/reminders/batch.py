@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, and_, select, text, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from api.checkins import schedule
 from api.db import one_of
@@ -45,7 +46,39 @@ class Batch:
 def batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[Sequence[Any]]:
     """Enrolled graduates with their preferences (None: defaults) and their planning row's
     `changes` (None: no row yet), by id, BATCH at a time: these ids, or everyone."""
-    statement = (
+    if graduate_ids is not None:
+        ids = sorted(set(graduate_ids))
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            rows = session.execute(_graduates(_among(session, chunk))).all()
+            if rows:
+                yield rows
+        return
+    after: uuid.UUID | None = None
+    while True:
+        rows = session.execute(_graduates(_after(after)).limit(BATCH)).all()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+Bound = Callable[[Any], ColumnElement[bool]]  # an id column -> which ids a batch takes
+
+
+def _among(session: Session, ids: list[uuid.UUID]) -> Bound:
+    return lambda column: one_of(session, column, ids)
+
+
+def _after(after: uuid.UUID | None) -> Bound:
+    return lambda column: true() if after is None else column > after
+
+
+def _graduates(which: Bound) -> Select[*tuple[Any, ...]]:
+    """`which(column)` picks the graduates by id; it also bounds the joined tables, so that
+    their index scans start where the batch does (PostgreSQL does not carry a bound across
+    a join: without it each batch would scan both tables from their first row)."""
+    return (
         select(
             Graduate.id,
             Graduate.user_id,
@@ -63,30 +96,14 @@ def batches(session: Session, graduate_ids: list[uuid.UUID] | None) -> Iterator[
             P.snoozes,
             ReminderPlanning.changes,
         )
-        .outerjoin(P, P.graduate_id == Graduate.id)
-        .outerjoin(ReminderPlanning, ReminderPlanning.graduate_id == Graduate.id)
-        .where(Graduate.user_id.is_not(None))
+        .outerjoin(P, and_(P.graduate_id == Graduate.id, which(P.graduate_id)))
+        .outerjoin(
+            ReminderPlanning,
+            and_(ReminderPlanning.graduate_id == Graduate.id, which(ReminderPlanning.graduate_id)),
+        )
+        .where(Graduate.user_id.is_not(None), which(Graduate.id))
         .order_by(Graduate.id)
     )
-    if graduate_ids is not None:
-        ids = sorted(set(graduate_ids))
-        for start in range(0, len(ids), BATCH):
-            rows = session.execute(
-                statement.where(one_of(session, Graduate.id, ids[start : start + BATCH]))
-            ).all()
-            if rows:
-                yield rows
-        return
-    statement = statement.limit(BATCH)
-    after: uuid.UUID | None = None
-    while True:
-        rows = session.execute(
-            statement if after is None else statement.where(Graduate.id > after)
-        ).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
 
 
 def read(session: Session, graduates: Sequence[Any], now: datetime, horizon: timedelta) -> Batch:
