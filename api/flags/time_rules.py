@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, DateTime, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.checkins.cadence import FULL_FORMS, INTENSIFYING, REACH, Cadence, midnight
@@ -95,7 +95,7 @@ def _run_batch(session: Session, graduates: Sequence[Any], now: datetime) -> int
             .label("n"),
         )
         .join(Appointment, Appointment.id == AppointmentReport.appointment_id)
-        .where(Appointment.graduate_id.in_(ids))
+        .where(one_of(session, Appointment.graduate_id, ids))
         .subquery()
     )
     reports = _by_graduate(
@@ -113,15 +113,17 @@ def _run_batch(session: Session, graduates: Sequence[Any], now: datetime) -> int
                 Flag.raised_at,
                 Flag.resolved_at,
             ).where(
-                Flag.graduate_id.in_(ids),
+                one_of(session, Flag.graduate_id, ids),
                 Flag.kind.in_(INTENSIFYING),
                 or_(Flag.resolved_at.is_(None), Flag.resolved_at >= now - ANSWERS_SINCE),
             )
         )
     )
     # The batch's programs (a handful) in one query: each program's own numbers apply.
-    wanted = {graduate.program_id for graduate in graduates}
-    programs = {p.id: p for p in session.scalars(select(Program).where(Program.id.in_(wanted)))}
+    wanted = list({graduate.program_id for graduate in graduates})
+    programs = {
+        p.id: p for p in session.scalars(select(Program).where(one_of(session, Program.id, wanted)))
+    }
     found: dict[uuid.UUID, list[flag_rules.Signal]] = {}
     for graduate in graduates:
         signals = signals_for(
@@ -138,25 +140,37 @@ def _run_batch(session: Session, graduates: Sequence[Any], now: datetime) -> int
 
 
 def _raise(session: Session, found: dict[uuid.UUID, list[flag_rules.Signal]], now: datetime) -> int:
-    """The batch's signals, graduate by graduate and in order, as `raise_signal` would take
-    them one at a time: a signal with a flag of its kind and source open merges into it, any
-    other goes through `raise_signal` (cooldown, a new flag, its alerts). The open flags are
-    read in one query, not one per signal, and locked until the batch commits, as merging
-    would lock them anyway, so none is resolved in between."""
-    graduates = {g.id: g for g in session.scalars(select(Graduate).where(Graduate.id.in_(found)))}
-    kinds = {signal.kind for signals in found.values() for signal in signals}
+    """The batch's signals, each graduate's in order, as `raise_signal` would take them one
+    at a time: a signal with a flag of its kind and source open merges into it, any other
+    goes through `raise_signal` (cooldown, a new flag, its alerts). The open flags are read
+    in one query, not one per signal, and locked until the batch commits, as merging would
+    lock them anyway, so none is resolved in between. Graduates whose signals all merge go
+    first: their changes are written together when the first new flag is flushed."""
+    ids = list(found)
+    graduates = {
+        g.id: g for g in session.scalars(select(Graduate).where(one_of(session, Graduate.id, ids)))
+    }
+    kinds = list({signal.kind for signals in found.values() for signal in signals})
     open_flags = {
         (flag.graduate_id, flag.kind, flag.source): flag
         for flag in session.scalars(
             select(Flag)
-            .where(Flag.graduate_id.in_(found), Flag.kind.in_(kinds), Flag.status.in_(OPEN))
+            .where(
+                one_of(session, Flag.graduate_id, ids),
+                Flag.kind.in_(kinds),
+                Flag.status.in_(OPEN),
+            )
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     }
+
+    def all_merge(graduate_id: uuid.UUID) -> bool:
+        return all((graduate_id, s.kind, s.source) in open_flags for s in found[graduate_id])
+
     touched = 0
-    for graduate_id, signals in found.items():
-        for signal in signals:
+    for graduate_id in sorted(ids, key=lambda graduate_id: not all_merge(graduate_id)):
+        for signal in found[graduate_id]:
             flag = open_flags.get((graduate_id, signal.kind, signal.source))
             if flag is not None:
                 merge_signal(session, flag, signal, now)
@@ -185,12 +199,14 @@ def _answered(
     )
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        for graduate_id, form, times in connection.execute(
-            select(CheckIn.graduate_id, CheckIn.questionnaire, func.array_agg(CheckIn.answered_at))
+        # Aware datetimes as the driver gives them: compared as instants, no conversion.
+        times = type_coerce(func.array_agg(CheckIn.answered_at), ARRAY(DateTime(timezone=True)))
+        for graduate_id, form, all_times in connection.execute(
+            select(CheckIn.graduate_id, CheckIn.questionnaire, times)
             .where(*recent)
             .group_by(CheckIn.graduate_id, CheckIn.questionnaire)
         ):
-            answered[graduate_id][form] = list(times)
+            answered[graduate_id][form] = list(all_times)
         return answered
     for graduate_id, form, at in connection.execute(
         select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at).where(*recent)
