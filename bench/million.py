@@ -24,7 +24,8 @@ ORM). The seed is fixed: every choice is a hash of the graduate's number.
 - a weekly therapy appointment for 20 %, with 8 weeks of reports (1 in 25 of them missed the
   last two); open watches (2 % mood, 1 % of substance-use care), 0.3 % acknowledged
   step-ups, 1.7 % resolved watches; 7 in 8 of the quiet and the skipping have had their
-  disengagement flags open for days (the eighth are new today), as on any ordinary day.
+  disengagement flags open for days (the eighth are new today), as on any ordinary day;
+- every graduate marked due for the planner, as enrolment leaves them (nothing planned yet).
 
 Then one simulated Tuesday (DAY; times UTC):
 
@@ -85,17 +86,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from api import migrate
 from api.checkins.cadence import FULL_FORMS, REACH, Cadence
 from api.config import PROJECT_DIR
 from api.db import Database, make_engine
 from api.flags import time_rules
+from api.graduates.models import Graduate
+from api.notifications import partitions
 from api.notifications.texts import TEXTS
 from api.programs.models import default_crisis_lines
-from api.reminders import planner
+from api.reminders import changes, planner
 from api.reminders.models import DEFAULTS, KIND_GROUPS
 from api.reminders.rules import REMINDER_KINDS, parse_hhmm
 from bench.request_overhead import POSTGRES_ADMIN
@@ -525,6 +529,8 @@ def seed(url: str, graduates: int) -> None:
     engine = make_engine(url)
     parameters = _parameters(graduates)
     try:
+        with Session(engine) as session:  # the outbox's months, the history's included
+            partitions.ensure(session=session, now=FIRST, behind=1)
         with engine.connect() as connection:
             connection.exec_driver_sql("SET work_mem = '256MB'")
             connection.exec_driver_sql("SET maintenance_work_mem = '1GB'")
@@ -545,6 +551,9 @@ def seed(url: str, graduates: int) -> None:
                 connection.exec_driver_sql(statement)
             connection.commit()
             print(f"  {'foreign keys and indexes rebuilt':<58} {'':>17} {_since(started):7.1f} s")
+        with Session(engine) as session:  # as enrolment leaves them: due for the planner
+            changes.mark(session, among=[select(Graduate.id)])
+            session.commit()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             started = time.perf_counter()
             connection.exec_driver_sql("VACUUM (ANALYZE)")
