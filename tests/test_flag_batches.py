@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.checkins.models import CheckIn
 from api.flags import time_rules
-from api.flags.models import Flag
+from api.flags.models import Flag, FlagEvent
 from api.graduates.models import Graduate
 from api.plans.models import Appointment, AppointmentReport
 from api.programs.models import Program
@@ -154,17 +154,19 @@ def test_every_batch_size_raises_the_same_flags(db, batch_size):
     assert missed.details["missed"] == ["2026-10-19T17:00:00+00:00", "2026-10-26T17:00:00+00:00"]
 
 
-def count_statements(db: Session, *, batch_size: int) -> int:
+def count_statements(
+    db: Session, *, batch_size: int, touched: int = 0, counted: tuple[str, ...] = COUNTED
+) -> int:
     sent: list[str] = []
 
     def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-        if statement.lstrip().upper().startswith(COUNTED):
+        if statement.lstrip().upper().startswith(counted):
             sent.append(statement)
 
     connection = db.connection()
     event.listen(connection, "before_cursor_execute", count)
     try:
-        assert time_rules.run_daily(session=db, now=NOW, batch_size=batch_size) == 0
+        assert time_rules.run_daily(session=db, now=NOW, batch_size=batch_size) == touched
     finally:
         event.remove(connection, "before_cursor_execute", count)
     return len(sent)
@@ -190,3 +192,48 @@ def test_statements_grow_with_batches_only(db):
     engaged_graduates(db, 12)
     # Four batches of five statements, and the read that finds no fifth batch.
     assert count_statements(db, batch_size=3) == 4 * 5 + 1
+
+
+def quiet_graduates_already_flagged(db: Session, count: int) -> None:
+    """Quiet for ten days, and flagged for it yesterday: today's signal merges."""
+    program = factories.program(db)
+    for n in range(count):
+        record = graduate(db, program, f"quiet-{n}", active_days_ago=10)
+        answer_forms(db, record)
+        db.add(
+            Flag(
+                graduate_id=record.id,
+                program_id=program.id,
+                kind="disengaged",
+                source="mood",
+                status="acknowledged",
+                rule="no_app_activity",
+                rules_version="test",
+                explanation="Has not opened the app for 9 days (the limit in this phase is 7).",
+                evidence=[],
+                details={"days_without_activity": 9},
+                raised_at=NOW - timedelta(days=1),
+                updated_at=NOW - timedelta(days=1),
+            )
+        )
+    db.commit()
+
+
+@pytest.mark.parametrize("graduates", [3, 12])
+def test_signals_merge_into_flags_already_open_without_a_query_each(db, graduates):
+    quiet_graduates_already_flagged(db, graduates)
+    reads = count_statements(db, batch_size=100, touched=graduates, counted=("SELECT",))
+    # The batch's five reads, then the flagged graduates and their open flags: as many for
+    # 12 graduates as for 3 (each merge writes its flag and its event, batched).
+    assert reads == 5 + 2
+    flagged = db.scalars(select(Flag)).all()
+    assert len(flagged) == graduates
+    for flag in flagged:
+        assert flag.status == "acknowledged"
+        assert flag.updated_at == NOW
+        assert flag.explanation.startswith("Has not opened the app for 10 days")
+        assert [event.action for event in time_rules_events(db, flag)] == ["updated"]
+
+
+def time_rules_events(db: Session, flag: Flag) -> list[FlagEvent]:
+    return list(db.scalars(select(FlagEvent).where(FlagEvent.flag_id == flag.id)))

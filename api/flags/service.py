@@ -195,12 +195,12 @@ def raise_signal(
     if signal.kind == FlagKind.URGENT and retry_of is not None:
         first_attempt = _awaiting_retry(session, graduate.id, retry_of)
         if first_attempt is not None:
-            return _merge(session, first_attempt, signal, now)
+            return merge_signal(session, first_attempt, signal, now)
     rules = rules_of(session, graduate)
     if signal.kind not in UNMERGED:
         existing = _open(session, graduate.id, signal.kind, signal.source)
         if existing is not None:
-            return _merge(session, existing, signal, now)
+            return merge_signal(session, existing, signal, now)
         if signal.kind == FlagKind.WATCH and _open(
             session, graduate.id, FlagKind.STEP_UP, signal.source
         ):
@@ -230,7 +230,7 @@ def raise_signal(
     except IntegrityError:
         # Another evaluation raised the same kind a moment ago: merge into that one.
         existing = _open(session, graduate.id, signal.kind, signal.source)
-        return _merge(session, existing, signal, now) if existing else None
+        return merge_signal(session, existing, signal, now) if existing else None
     _event(session, flag, None, "raised", {"rule": signal.rule}, now)
     alerts.flag_raised(session=session, flag=flag, now=now)
     if signal.kind == FlagKind.STEP_UP:
@@ -322,7 +322,7 @@ def _awaiting_retry(session: Session, graduate_id: uuid.UUID, idempotency_key: s
     )
 
 
-def _merge(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
+def merge_signal(session: Session, flag: Flag, signal: flag_rules.Signal, now: datetime) -> Flag:
     """A repeat updates the open flag's evidence; the event keeps what it said before, so
     the flag can be shown as it stood at an earlier moment (a weekly summary's end)."""
     was = {

@@ -12,20 +12,21 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, DateTime, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.checkins.cadence import FULL_FORMS, INTENSIFYING, REACH, Cadence, midnight
 from api.checkins.models import CheckIn
+from api.db import one_of
 from api.flags import configuration
 from api.flags import rules as flag_rules
 from api.flags.alerts import on_call_staff
 from api.flags.models import Flag, FlagEvent
-from api.flags.service import OPEN, raise_signal
+from api.flags.service import OPEN, merge_signal, raise_signal
 from api.graduates.models import Graduate
 from api.notifications.service import Planned, enqueue
 from api.plans.models import Appointment, AppointmentReport
@@ -43,16 +44,17 @@ ANSWERS_SINCE = REACH
 def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Evaluate every graduate who has graduated; returns how many flags were raised or updated.
 
-    Graduates go by id in batches, each read with the same four queries whatever its size;
-    only the few with a signal cost more. Each batch is committed, so a check-in evaluated
-    meanwhile never waits long on a flag this run holds, and a failure keeps earlier batches
-    (raising again merges, so a rerun duplicates nothing)."""
+    Graduates go by id in batches, each read with the same five queries whatever its size;
+    a batch where some have a signal costs two more, and raising new flags costs a few each.
+    Each batch is committed, so a check-in evaluated meanwhile never waits long on a flag
+    this run holds, and a failure keeps earlier batches (raising again merges, so a rerun
+    duplicates nothing)."""
     touched, after = 0, None
     while True:
-        statement = select(Graduate).order_by(Graduate.id).limit(batch_size)
+        statement = select(*EVALUATED).order_by(Graduate.id).limit(batch_size)
         if after is not None:
             statement = statement.where(Graduate.id > after)
-        graduates = list(session.scalars(statement))
+        graduates = session.execute(statement).all()
         if not graduates:
             return touched
         after = graduates[-1].id
@@ -62,20 +64,24 @@ def run_daily(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) 
             return touched
 
 
-def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> int:
+# What the rules read of a graduate: plain rows, far cheaper than ORM objects for the
+# thousands a batch holds; only those with a signal are loaded as Graduate.
+EVALUATED = (
+    Graduate.id,
+    Graduate.program_id,
+    Graduate.graduation_date,
+    Graduate.timezone,
+    Graduate.substance_use,
+    Graduate.last_active_at,
+)
+
+
+def _run_batch(session: Session, graduates: Sequence[Any], now: datetime) -> int:
     ids = [graduate.id for graduate in graduates]
     # Plain rows through the connection: cheaper per row than ORM results, and nothing is
     # pending to flush at the start of a batch.
     connection = session.connection()
-    answered = _by_graduate(
-        connection.execute(
-            select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at).where(
-                CheckIn.graduate_id.in_(ids),
-                CheckIn.questionnaire.in_(FULL_FORMS),
-                CheckIn.answered_at >= now - ANSWERS_SINCE,
-            )
-        )
-    )
+    answered = _answered(session, ids, now)
     ranked = (
         select(
             Appointment.graduate_id,
@@ -89,7 +95,7 @@ def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> in
             .label("n"),
         )
         .join(Appointment, Appointment.id == AppointmentReport.appointment_id)
-        .where(Appointment.graduate_id.in_(ids))
+        .where(one_of(session, Appointment.graduate_id, ids))
         .subquery()
     )
     reports = _by_graduate(
@@ -107,29 +113,106 @@ def _run_batch(session: Session, graduates: list[Graduate], now: datetime) -> in
                 Flag.raised_at,
                 Flag.resolved_at,
             ).where(
-                Flag.graduate_id.in_(ids),
+                one_of(session, Flag.graduate_id, ids),
                 Flag.kind.in_(INTENSIFYING),
                 or_(Flag.resolved_at.is_(None), Flag.resolved_at >= now - ANSWERS_SINCE),
             )
         )
     )
     # The batch's programs (a handful) in one query: each program's own numbers apply.
-    wanted = {graduate.program_id for graduate in graduates}
-    programs = {p.id: p for p in session.scalars(select(Program).where(Program.id.in_(wanted)))}
-    touched = 0
+    wanted = list({graduate.program_id for graduate in graduates})
+    programs = {
+        p.id: p for p in session.scalars(select(Program).where(one_of(session, Program.id, wanted)))
+    }
+    found: dict[uuid.UUID, list[flag_rules.Signal]] = {}
     for graduate in graduates:
-        found = signals_for(
+        signals = signals_for(
             graduate=graduate,
             now=now,
-            answered=answered.get(graduate.id, []),
+            answered=answered.get(graduate.id, {}),
             latest_reports=reports.get(graduate.id, []),
             flags=intensity.get(graduate.id, []),
             rules=configuration.rules_for(programs[graduate.program_id]),
         )
-        for signal in found:
-            if raise_signal(session=session, graduate=graduate, signal=signal, now=now):
-                touched += 1
+        if signals:
+            found[graduate.id] = signals
+    return _raise(session, found, now) if found else 0
+
+
+def _raise(session: Session, found: dict[uuid.UUID, list[flag_rules.Signal]], now: datetime) -> int:
+    """The batch's signals, each graduate's in order, as `raise_signal` would take them one
+    at a time: a signal with a flag of its kind and source open merges into it, any other
+    goes through `raise_signal` (cooldown, a new flag, its alerts). The open flags are read
+    in one query, not one per signal, and locked until the batch commits, as merging would
+    lock them anyway, so none is resolved in between. Graduates whose signals all merge go
+    first: their changes are written together when the first new flag is flushed."""
+    ids = list(found)
+    graduates = {
+        g.id: g for g in session.scalars(select(Graduate).where(one_of(session, Graduate.id, ids)))
+    }
+    kinds = list({signal.kind for signals in found.values() for signal in signals})
+    open_flags = {
+        (flag.graduate_id, flag.kind, flag.source): flag
+        for flag in session.scalars(
+            select(Flag)
+            .where(
+                one_of(session, Flag.graduate_id, ids),
+                Flag.kind.in_(kinds),
+                Flag.status.in_(OPEN),
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+
+    def all_merge(graduate_id: uuid.UUID) -> bool:
+        return all((graduate_id, s.kind, s.source) in open_flags for s in found[graduate_id])
+
+    touched = 0
+    for graduate_id in sorted(ids, key=lambda graduate_id: not all_merge(graduate_id)):
+        for signal in found[graduate_id]:
+            flag = open_flags.get((graduate_id, signal.kind, signal.source))
+            if flag is not None:
+                merge_signal(session, flag, signal, now)
+            else:
+                flag = raise_signal(
+                    session=session, graduate=graduates[graduate_id], signal=signal, now=now
+                )
+                if flag is None:
+                    continue
+                open_flags[(graduate_id, flag.kind, flag.source)] = flag
+            touched += 1
     return touched
+
+
+def _answered(
+    session: Session, ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, dict[str, list[datetime]]]:
+    """When each graduate answered each full form since ANSWERS_SINCE. On PostgreSQL the
+    times come as one array per graduate and form: a batch's dozens of thousands of answers
+    are a few thousand rows to fetch."""
+    answered: dict[uuid.UUID, dict[str, list[datetime]]] = defaultdict(dict)
+    recent = (
+        one_of(session, CheckIn.graduate_id, ids),
+        CheckIn.questionnaire.in_(FULL_FORMS),
+        CheckIn.answered_at >= now - ANSWERS_SINCE,
+    )
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Aware datetimes as the driver gives them: compared as instants, no conversion.
+        times = type_coerce(func.array_agg(CheckIn.answered_at), ARRAY(DateTime(timezone=True)))
+        for graduate_id, form, all_times in connection.execute(
+            select(CheckIn.graduate_id, CheckIn.questionnaire, times)
+            .where(*recent)
+            .group_by(CheckIn.graduate_id, CheckIn.questionnaire)
+        ):
+            answered[graduate_id][form] = list(all_times)
+        return answered
+    for graduate_id, form, at in connection.execute(
+        select(CheckIn.graduate_id, CheckIn.questionnaire, CheckIn.answered_at).where(*recent)
+    ):
+        answered[graduate_id].setdefault(form, []).append(at)
+    return answered
 
 
 def _by_graduate(rows: Iterable[Any]) -> dict[uuid.UUID, list[Any]]:
@@ -141,17 +224,17 @@ def _by_graduate(rows: Iterable[Any]) -> dict[uuid.UUID, list[Any]]:
 
 def signals_for(
     *,
-    graduate: Graduate,
+    graduate: Any,
     now: datetime,
-    answered: list[Any],
+    answered: dict[str, list[datetime]],
     latest_reports: list[Any],
     flags: list[Any],
     rules: flag_rules.Rules,
 ) -> list[flag_rules.Signal]:
-    """Plain code over what the batch loaded: full forms answered recently (questionnaire,
-    answered_at), the two latest appointment reports newest first (status,
-    occurrence_start), and the graduate's recent watch and step-up flags (kind, source,
-    status, raised_at, resolved_at)."""
+    """Plain code over what the batch loaded: the graduate's EVALUATED columns, when they
+    answered each full form recently, the two latest appointment reports newest first
+    (status, occurrence_start), and the graduate's recent watch and step-up flags (kind,
+    source, status, raised_at, resolved_at)."""
     days = (local_today(graduate.timezone, now) - graduate.graduation_date).days
     if days < 0:
         return []
@@ -167,7 +250,7 @@ def signals_for(
 
 
 def _missed_forms(
-    answered: list[Any], graduate: Graduate, days: int, flags: list[Any]
+    answered: dict[str, list[datetime]], graduate: Any, days: int, flags: list[Any]
 ) -> list[flag_rules.Signal]:
     """Each full form whose two latest closed due dates were both missed. PHQ-9 and GAD-7
     count on the cadence without substance-use flags first (source mood); due dates that
@@ -196,23 +279,22 @@ def _missed_forms(
         else:
             tried = [(everything, FlagSource.MOOD)]
         for cadence, source in tried:
-            missed = _missed_twice(answered, cadence, form, days)
+            missed = _missed_twice(answered.get(form, []), cadence, form, days)
             if missed:
                 found.append(_missed_signal(form, source, missed))
                 break
     return found
 
 
-def _missed_twice(answered: list[Any], cadence: Cadence, form: str, days: int) -> list[date]:
-    """The two latest closed due dates of `form`, oldest first, if both were missed."""
+def _missed_twice(answered: list[datetime], cadence: Cadence, form: str, days: int) -> list[date]:
+    """The two latest closed due dates of `form` (answered at `answered`), oldest first, if
+    both were missed."""
     closed = cadence.last_closed(form, days)
     if len(closed) < 2:
         return []
     for day in closed:
         opened, closes = cadence.window(form, day)
-        if any(
-            row.questionnaire == form and opened <= row.answered_at < closes for row in answered
-        ):
+        if any(opened <= at < closes for at in answered):
             return []
     return sorted(cadence.date_of(day) for day in closed)
 
@@ -230,7 +312,7 @@ def _missed_signal(form: str, source: str, due_dates: list[date]) -> flag_rules.
 
 
 def _inactive(
-    graduate: Graduate, days: int, now: datetime, rules: flag_rules.Rules
+    graduate: Any, days: int, now: datetime, rules: flag_rules.Rules
 ) -> flag_rules.Signal | None:
     limit = rules.inactive_days.get(phase_for(days))
     if limit is None:
