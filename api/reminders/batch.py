@@ -199,6 +199,16 @@ def outbox(session: Session, needs: Sequence[Needs], now: datetime) -> dict[uuid
 
 
 WINDOW = HISTORY + timedelta(days=1)  # no decision rests on an outbox row older than this
+# The outbox columns the planner reconciles with, read by either of its two queries.
+_OUTBOX_COLUMNS = (
+    Notification.id,
+    Notification.graduate_id,
+    Notification.kind,
+    Notification.subject,
+    Notification.due_at,
+    Notification.expires_at,
+    Notification.status,
+)
 _COLUMNS = "n.id, n.graduate_id, n.kind, n.subject, n.due_at, n.expires_at, n.status"
 _NEEDED = text(
     f"SELECT {_COLUMNS} FROM unnest(CAST(:users AS uuid[]), CAST(:since AS timestamptz[]))"
@@ -210,15 +220,7 @@ _NEEDED = text(
     " JOIN notifications AS n"
     " ON n.user_id = w.user_id AND n.kind = w.kind AND n.subject = w.subject"
     " WHERE n.due_at >= :window"
-).columns(
-    Notification.id,
-    Notification.graduate_id,
-    Notification.kind,
-    Notification.subject,
-    Notification.due_at,
-    Notification.expires_at,
-    Notification.status,
-)
+).columns(*_OUTBOX_COLUMNS)
 
 
 def _window(
@@ -229,15 +231,7 @@ def _window(
     if not user_ids:
         return found
     for row in session.connection().execute(
-        select(
-            Notification.id,
-            Notification.graduate_id,
-            Notification.kind,
-            Notification.subject,
-            Notification.due_at,
-            Notification.expires_at,
-            Notification.status,
-        ).where(
+        select(*_OUTBOX_COLUMNS).where(
             # By (user, due time): an index seek to the recent rows, however long the history.
             one_of(session, Notification.user_id, user_ids),
             Notification.due_at >= now - WINDOW,
